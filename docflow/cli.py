@@ -1,0 +1,237 @@
+"""The `docflow` command.
+
+Exit codes: 0 when a run finished (per-document failures are recorded, not fatal), 1 when it
+stopped on a system error, 2 for bad arguments, 130 when interrupted. With --json, stdout holds
+only the JSON object; logs go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="LanceDB URI (default ./lancedb or DOCFLOW_DB)")
+    parser.add_argument("--table", help="chunk table (default chunks or DOCFLOW_TABLE)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docflow", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="ingest documents (finished ones are skipped)")
+    ingest.add_argument("paths", nargs="+", help="files, directories or globs")
+    _common(ingest)
+    ingest.add_argument("--address", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    ingest.add_argument("--workers", type=int, help="local Dask workers (default: one per core)")
+    ingest.add_argument("--batch-size", type=int, help="documents per task run (default 16)")
+    ingest.add_argument("--retry-failed", action="store_true", help="reprocess only failures")
+    ingest.add_argument("--include", action="append", help="glob on doc ids to include")
+    ingest.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
+    ingest.add_argument("--model", help="embedding model: a local directory")
+
+    status = commands.add_parser("status", help="what is done, what failed and why")
+    _common(status)
+    status.add_argument("--failed", action="store_true", help="list every failed document")
+
+    search = commands.add_parser("search", help="semantic search over the table")
+    search.add_argument("query")
+    _common(search)
+    search.add_argument("-k", type=int, default=5, help="number of hits")
+
+    server = commands.add_parser("server", help="the docflow-managed local Prefect server")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _environment_from_args(args)
+    from docflow.settings import DocflowSettings
+
+    try:
+        settings = DocflowSettings()
+    except ValueError as exc:
+        print(f"docflow: bad settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = {"ingest": _ingest, "status": _status, "search": _search, "server": _server}
+    return handler[args.command](args, settings)
+
+
+def _environment_from_args(args: argparse.Namespace) -> None:
+    """Arguments become DOCFLOW_* variables so the flow, its task runner and every Dask worker
+    process see the same settings."""
+    mapping = {
+        "db": "DOCFLOW_DB",
+        "table": "DOCFLOW_TABLE",
+        "address": "DOCFLOW_ADDRESS",
+        "workers": "DOCFLOW_WORKERS",
+        "batch_size": "DOCFLOW_BATCH_SIZE",
+        "model": "DOCFLOW_MODEL",
+    }
+    for attr, env in mapping.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            os.environ[env] = str(value)
+    # distributed logs every worker start and stop at INFO; keep the terminal for progress.
+    os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning")
+
+
+def _ingest(args: argparse.Namespace, settings) -> int:
+    from docflow.server import ensure_api
+
+    try:
+        ensure_api(settings.home)
+    except RuntimeError as exc:
+        print(f"docflow: no Prefect API: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill = Ctrl-C: cancel cleanly
+
+    from flows.ingest import ingest
+    from tasks.discover import SourceError
+
+    for path in args.paths:
+        if not os.path.exists(path) and not set("*?[") & set(path):
+            print(f"docflow: source does not exist: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        state = ingest(
+            paths=[os.path.abspath(p) for p in args.paths],
+            db=settings.db,
+            table=settings.table,
+            retry_failed=args.retry_failed,
+            batch_size=settings.batch_size,
+            include=args.include,
+            exclude=args.exclude,
+            model=settings.model,
+            return_state=True,
+        )
+    except KeyboardInterrupt:
+        print("docflow: interrupted; finished documents are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SourceError as exc:
+        print(f"docflow: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        print(f"docflow: run ended {state.type.value}: {state.message}", file=sys.stderr)
+        return EXIT_FAILED
+    _emit(args, summary, _summary_text(summary))
+    if summary["outcome"] == "cancelled":
+        return EXIT_INTERRUPTED
+    if summary["outcome"] != "completed":
+        print(f"docflow: stopped: {summary['reason']}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _summary_text(summary: dict) -> str:
+    failures = ", ".join(f"{k}={v}" for k, v in summary["failures_by_class"].items() if v)
+    return (
+        f"{summary['outcome']}: {summary['documents_processed']} processed, "
+        f"{summary['documents_skipped']} skipped, {summary['documents_failed']} failed"
+        f"{' (' + failures + ')' if failures else ''} of {summary['documents_total']}; "
+        f"{summary['chunks_written']} chunks in {summary['elapsed_s']:.1f}s "
+        f"({summary['docs_per_s']:.2f} docs/s)"
+    )
+
+
+def _status(args: argparse.Namespace, settings) -> int:
+    from tasks import ledger, store
+
+    db = store.connect(settings.db)
+    ledger_table = store.open_table(db, f"{settings.table}_ledger")
+    if ledger_table is None:
+        print(f"docflow: nothing ingested into {settings.table!r} in {settings.db}", file=sys.stderr)
+        return EXIT_FAILED
+    failures = ledger.failures(ledger_table)
+    by_class: dict[str, list[str]] = {}
+    for failure in failures:
+        by_class.setdefault(failure["error_class"] or "unknown", []).append(failure["doc_id"])
+    chunks = store.open_table(db, settings.table)
+    report = {
+        "table": settings.table,
+        "counts": ledger.status_counts(ledger_table),
+        "chunks": chunks.count_rows() if chunks is not None else 0,
+        "failures_by_class": {k: len(v) for k, v in sorted(by_class.items())},
+        "runs": [
+            {
+                "run_id": r["run_id"],
+                "started_at": r["started_at"].isoformat(),
+                "duration_s": round((r["finished_at"] - r["started_at"]).total_seconds(), 1),
+                "outcome": r["outcome"],
+            }
+            for r in ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 5)
+        ],
+    }
+    if args.failed:
+        report["failed"] = failures
+    lines = [
+        f"table {settings.table}: {report['chunks']} chunks; "
+        + ", ".join(f"{k} {v}" for k, v in report["counts"].items())
+    ]
+    lines += [f"  {cls}: {len(ids)} e.g. {ids[0]}" for cls, ids in sorted(by_class.items())]
+    lines += [f"run {r['run_id']} {r['started_at']} {r['duration_s']}s {r['outcome']}" for r in report["runs"]]
+    if args.failed:
+        lines += [
+            f"FAILED {f['doc_id']} [{f['error_class']} at {f['stage']}, {f['attempts']} attempts] "
+            f"{f['error_message']}"
+            for f in failures
+        ]
+    _emit(args, report, "\n".join(lines))
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace, settings) -> int:
+    from dataclasses import asdict
+
+    from tasks.errors import DocflowError
+    from tasks.search import search
+
+    try:
+        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device)
+    except DocflowError as exc:
+        print(f"docflow: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    text = "\n".join(
+        f"{h.score:.3f}  {h.doc_id}#{h.chunk_index}"
+        f"{f' p.{h.page}' if h.page else ''}{f' [{h.title}]' if h.title else ''}\n"
+        f"       {h.text[:200].replace(chr(10), ' ')}"
+        for h in hits
+    )
+    _emit(args, {"query": args.query, "hits": [asdict(h) for h in hits]}, text or "no hits")
+    return EXIT_OK
+
+
+def _server(args: argparse.Namespace, settings) -> int:
+    from docflow import server
+
+    if args.action == "start":
+        info = server.ensure_api(settings.home)
+        print(f"Prefect API at {info.url} ({'docflow-managed' if info.managed else 'configured'})")
+        print(f"UI: {info.url.removesuffix('/api')}")
+    elif args.action == "stop":
+        print("stopped" if server.stop_server(settings.home) else "no docflow-managed server")
+    else:
+        info = server.managed_server(settings.home)
+        configured = server.configured_api_url()
+        print(f"configured PREFECT_API_URL: {configured or '-'}")
+        print(f"docflow-managed server: {info.url if info else 'not running'}")
+    return EXIT_OK
+
+
+def _emit(args: argparse.Namespace, payload: dict, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(payload, default=str, sort_keys=True))
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

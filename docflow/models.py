@@ -1,0 +1,112 @@
+"""The typed data that crosses task boundaries.
+
+Everything here is frozen and small: Prefect results and Dask messages carry ids, counts,
+fingerprints and timings, never text or vectors (those go straight to LanceDB)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    TRANSIENT = "transient"
+    MISSING = "missing"
+    RESOURCE = "resource"
+    PARSE = "parse"
+    SYSTEM = "system"
+
+
+class DocStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting that changes what ends up in the table. Its hash is part of every document
+    fingerprint, so changing the model or the chunk size re-ingests everything."""
+
+    model_name: str
+    model_revision: str
+    parser: str
+    pdf_strategy: str
+    chunk_max_characters: int
+    chunk_new_after_n_chars: int
+    chunk_combine_under_n_chars: int
+    chunk_overlap: int
+    schema_version: int
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run writes: the LanceDB database and table, and the Prefect result store that
+    holds its per-document checkpoints."""
+
+    db: str
+    table: str
+    checkpoint_dir: str
+
+    @property
+    def ledger_table(self) -> str:
+        return f"{self.table}_ledger"
+
+    @property
+    def runs_table(self) -> str:
+        return f"{self.table}_runs"
+
+
+@dataclass(frozen=True)
+class DocRef:
+    doc_id: str
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    content_sha256: str
+    fingerprint: str
+    doc_type: str
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+    write_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocOutcome:
+    doc_id: str
+    fingerprint: str
+    status: DocStatus
+    chunk_count: int = 0
+    attempts: int = 1
+    stage: str = ""
+    error_class: ErrorClass | None = None
+    error_message: str = ""
+    size: int = 0
+    timings: StageTimings = field(default_factory=StageTimings)
+
+    @property
+    def final(self) -> bool:
+        """Done documents and documents whose failure a retry cannot fix are checkpointed;
+        transient and resource failures stay open so the next run tries again."""
+        return self.status is DocStatus.DONE or self.error_class in (
+            ErrorClass.PARSE,
+            ErrorClass.MISSING,
+        )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: tuple[DocOutcome, ...]
+    skipped_doc_ids: tuple[str, ...] = ()
+    elapsed_s: float = 0.0

@@ -1,0 +1,137 @@
+"""Find or start the Prefect API that flows and Dask workers report to.
+
+Dask process workers each need a real Prefect API: with Prefect's ephemeral mode every worker
+process would start its own temporary server on the same SQLite file. So when no
+PREFECT_API_URL is configured, docflow starts one `prefect server start` on a free loopback
+port, remembers it under DOCFLOW_HOME and reuses it on later runs (no 8 s start-up per run).
+
+This module must not import prefect: the API URL has to be in the environment before prefect
+reads its settings, in this process and in every worker it spawns."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+START_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    pid: int | None
+    managed: bool
+
+
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def configured_api_url() -> str | None:
+    """PREFECT_API_URL from the environment or the active Prefect profile."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH", "")) if os.environ.get(
+        "PREFECT_PROFILES_PATH"
+    ) else Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser() / "profiles.toml"
+    if not profiles.exists():
+        return None
+    import tomllib
+
+    data = tomllib.loads(profiles.read_text())
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
+    return data.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+
+
+def _state_file(home: Path) -> Path:
+    return home / "server.json"
+
+
+def managed_server(home: Path) -> ServerInfo | None:
+    try:
+        state = json.loads(_state_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    if healthy(state["url"]):
+        return ServerInfo(state["url"], state.get("pid"), True)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, port: int | None = None) -> ServerInfo:
+    home.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(home / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_API_URL=url,
+    )
+    log = open(home / "server.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # survives the CLI, and Ctrl-C in the CLI does not reach it
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited early; see {home / 'server.log'}")
+        if healthy(url, timeout=1.0):
+            _state_file(home).write_text(json.dumps({"url": url, "pid": process.pid, "port": port}))
+            return ServerInfo(url, process.pid, True)
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"prefect server did not answer within {START_TIMEOUT_S:.0f}s")
+
+
+def ensure_api(home: Path) -> ServerInfo:
+    """Use the configured Prefect API, else the docflow-managed local server, else start it."""
+    configured = configured_api_url()
+    if configured:
+        os.environ["PREFECT_API_URL"] = configured
+        return ServerInfo(configured, None, False)
+    from filelock import FileLock
+
+    home.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
+        info = managed_server(home) or start_server(home)
+    os.environ["PREFECT_API_URL"] = info.url
+    return info
+
+
+def stop_server(home: Path) -> bool:
+    info = managed_server(home)
+    if info is None or info.pid is None:
+        return False
+    try:
+        os.killpg(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and healthy(info.url, timeout=0.5):
+        time.sleep(0.2)
+    _state_file(home).unlink(missing_ok=True)
+    return True

@@ -1,0 +1,295 @@
+"""The ingest flow: discover, skip what is checkpointed, process the rest in batches on Dask.
+
+Skipping happens before anything is submitted: the flow asks the checkpoint store which
+documents are finished, so a rerun over a finished corpus costs a file read per document. A
+retried flow run (the UI's Retry) re-enters here with the same parameters and skips the same
+way. Batches are submitted with back-pressure (a bounded number in flight), a system error
+stops submission and lets in-flight batches finish, and Ctrl-C cancels cleanly; every exit
+path records the run and returns the same summary."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger
+from prefect.futures import as_completed
+from prefect.states import Cancelled, Completed, Failed
+
+from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
+from docflow.settings import SCHEMA_VERSION, DocflowSettings
+from docflow.summary import RunCounters
+from flows.progress import Progress
+from flows.runner import build_task_runner, torch_threads_per_worker
+from tasks import checkpoint, ledger, store
+from tasks.chunk import ChunkSettings
+from tasks.discover import discover
+from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
+from tasks.embed import resolve_model
+from tasks.errors import DocflowError, DocflowSystemError, classify
+from tasks.parse import PDF_STRATEGY, parser_version
+from tasks.process import BatchContext, process_batch_task
+from tasks.retry import RetryPolicies, policies_from
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    config: PipelineConfig
+    model_path: str
+    chunking: ChunkSettings
+
+
+def build_pipeline(settings: DocflowSettings) -> Pipeline:
+    model_path = resolve_model(settings.model)
+    chunking = ChunkSettings(
+        max_characters=settings.chunk_max_characters,
+        new_after_n_chars=settings.chunk_new_after_n_chars,
+        combine_under_n_chars=settings.chunk_combine_under_n_chars,
+        overlap=settings.chunk_overlap,
+    )
+    config = PipelineConfig(
+        model_name=model_label(model_path),
+        model_revision=model_revision(model_path),
+        parser=parser_version(),
+        pdf_strategy=PDF_STRATEGY,
+        chunk_max_characters=chunking.max_characters,
+        chunk_new_after_n_chars=chunking.new_after_n_chars,
+        chunk_combine_under_n_chars=chunking.combine_under_n_chars,
+        chunk_overlap=chunking.overlap,
+        schema_version=SCHEMA_VERSION,
+    )
+    return Pipeline(config, model_path, chunking)
+
+
+def open_target(settings: DocflowSettings, pipeline: Pipeline) -> tuple[Target, str]:
+    """Create the tables if needed and return the target with the chunk table's generation."""
+    db = store.connect(settings.db)
+    dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
+    with store.write_lock(settings.db):
+        chunks = store.ensure_chunk_table(db, settings.table, dim, _pipeline_meta(pipeline))
+        target = Target(
+            db=settings.db,
+            table=settings.table,
+            checkpoint_dir=settings.checkpoint_dir
+            or checkpoint.default_checkpoint_dir(settings.db, settings.table),
+        )
+        store.ensure_table(db, target.ledger_table, ledger.LEDGER_SCHEMA)
+        store.ensure_table(db, target.runs_table, ledger.RUNS_SCHEMA)
+    meta = store.table_metadata(chunks)
+    if meta.get("dim") not in (None, dim):
+        raise DocflowSystemError(
+            f"table {settings.table!r} holds {meta['dim']}-dimensional vectors but model "
+            f"{pipeline.config.model_name} makes {dim}; use another --table",
+            stage="config",
+        )
+    return target, meta.get("generation", "")
+
+
+def _pipeline_meta(pipeline: Pipeline) -> dict:
+    return {
+        "model_name": pipeline.config.model_name,
+        "model_path": pipeline.model_path,
+        "model_revision": pipeline.config.model_revision,
+        "fingerprint": pipeline.config.fingerprint(),
+    }
+
+
+def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[list[DocRef]]:
+    """At most `batch_size` per batch, but small corpora are split so every worker gets work."""
+    if not docs:
+        return []
+    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))))
+    return [list(docs[i : i + size]) for i in range(0, len(docs), size)]
+
+
+def select_work(
+    docs: Sequence[DocRef], finished: set[str], failed: set[str], retry_failed: bool
+) -> tuple[list[DocRef], list[DocRef]]:
+    """(to process, skipped). --retry-failed takes exactly the ledger's failures, finished or
+    not (a parse failure is checkpointed as final)."""
+    if retry_failed:
+        todo = [d for d in docs if d.doc_id in failed]
+    else:
+        todo = [d for d in docs if d.doc_id not in finished]
+    chosen = {d.doc_id for d in todo}
+    return todo, [d for d in docs if d.doc_id not in chosen]
+
+
+@flow(
+    name="docflow-ingest",
+    task_runner=build_task_runner(DocflowSettings()),
+    persist_result=False,
+    validate_parameters=True,
+)
+def ingest(
+    paths: list[str],
+    db: str | None = None,
+    table: str | None = None,
+    retry_failed: bool = False,
+    batch_size: int | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    model: str | None = None,
+    retry_policies: dict | None = None,
+):
+    """Ingest documents under `paths` into a LanceDB table; finished documents are skipped."""
+    overrides = {
+        "db": db,
+        "table": table,
+        "batch_size": batch_size,
+        "include": tuple(include) if include else None,
+        "exclude": tuple(exclude) if exclude else None,
+        "model": model,
+    }
+    settings = DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
+    return run_ingest(paths, settings, retry_failed, policies_from(retry_policies))
+
+
+def run_ingest(
+    paths: Sequence[str], settings: DocflowSettings, retry_failed: bool, policies: RetryPolicies
+):
+    logger = get_run_logger()
+    counters = RunCounters()
+    started_at = datetime.now(UTC)
+    run_id = _flow_run_id() or uuid.uuid4().hex
+    target = None
+    try:
+        pipeline = build_pipeline(settings)
+        target, generation = open_target(settings, pipeline)
+        found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
+        docs = list(found.documents)
+        counters.documents_total = len(docs) + len(found.problems)
+        _record_problems(target, found.problems, counters, run_id)
+
+        results = checkpoint.open_store(target.checkpoint_dir)
+        done = checkpoint.finished(results, generation, docs)
+        failed_ids = ledger.failed_doc_ids(_open(target, target.ledger_table)) if retry_failed else set()
+        todo, skipped = select_work(docs, done, failed_ids, retry_failed)
+        counters.documents_skipped = len(skipped)
+        counters.cache_hits = len(done & {d.doc_id for d in docs})
+        counters.cache_misses = len(todo)
+        counters.bytes_total = sum(d.size for d in todo)
+        logger.info(
+            "discovered %d documents (%d unreadable, %d ignored); %d to process, %d finished",
+            len(docs), len(found.problems), found.ignored, len(todo), len(skipped),
+        )
+        workers = settings.resolved_workers()
+        ctx = BatchContext(
+            target=target,
+            generation=generation,
+            model_path=pipeline.model_path,
+            device=settings.device,
+            embed_batch_size=settings.embed_batch_size,
+            chunking=pipeline.chunking,
+            policies=policies,
+            run_id=run_id,
+            torch_threads=torch_threads_per_worker(settings),
+        )
+        progress = Progress(counters, logger, len(todo), counters.bytes_total)
+        progress.start()
+        batches = make_batches(todo, settings.batch_size, workers)
+        _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
+        if todo:
+            _compact(target)
+        counters.outcome = "completed"
+    except KeyboardInterrupt:
+        counters.outcome, counters.reason = "cancelled", "interrupted by the user"
+    except DocflowError as error:
+        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
+    except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
+        error = classify(exc, "flow")
+        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
+    summary = counters.as_dict()
+    _record_run(target, run_id, started_at, summary, logger)
+    logger.info("summary: %s", summary)
+    if counters.outcome == "completed":
+        return Completed(message="ingest finished", data=summary)
+    if counters.outcome == "cancelled":
+        return Cancelled(message=counters.reason, data=summary)
+    logger.error("run stopped: %s (finished documents are kept; rerun to resume)", counters.reason)
+    return Failed(message=counters.reason, data=summary)
+
+
+def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, progress) -> None:
+    pending = deque((batch, 1) for batch in batches)
+    in_flight: dict = {}
+    stop: DocflowError | None = None
+    try:
+        while pending or in_flight:
+            while pending and stop is None and len(in_flight) < max_in_flight:
+                batch, attempt = pending.popleft()
+                in_flight[process_batch_task.submit(batch, ctx)] = (batch, attempt)
+            if not in_flight:
+                break
+            future = next(as_completed(list(in_flight)))
+            batch, attempt = in_flight.pop(future)
+            try:
+                progress.counters.add_batch(future.result())
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                error = classify(exc, "batch")
+                policy = policies.for_class(error.error_class)
+                if error.error_class is ErrorClass.SYSTEM or policy.stop_run:
+                    stop = stop or error
+                elif attempt <= policy.retries:
+                    progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
+                    pending.append((batch, attempt + 1))
+                else:
+                    for doc in batch:
+                        progress.counters.add_failure(error.error_class)
+            progress.update()
+    except KeyboardInterrupt:
+        _cancel(in_flight)
+        raise
+    progress.update(force=True)
+    if stop is not None:
+        raise stop
+
+
+def _cancel(in_flight: dict) -> None:
+    for future in in_flight:
+        wrapped = getattr(future, "wrapped_future", None)
+        if wrapped is not None:
+            wrapped.cancel()
+
+
+def _record_problems(target: Target, problems, counters: RunCounters, run_id: str) -> None:
+    if not problems:
+        return
+    entries = [ledger.problem_entry(p.doc_id, p.path, p.error_class, p.message) for p in problems]
+    with store.write_lock(target.db):
+        ledger.upsert(_open(target, target.ledger_table), entries, run_id)
+    for problem in problems:
+        counters.add_failure(problem.error_class)
+
+
+def _compact(target: Target) -> None:
+    db = store.connect(target.db)
+    with store.write_lock(target.db):
+        for name in (target.table, target.ledger_table):
+            store.compact(db.open_table(name))
+
+
+def _record_run(target: Target | None, run_id: str, started_at, summary: dict, logger) -> None:
+    if target is None:
+        return
+    try:
+        with store.write_lock(target.db):
+            ledger.record_run(
+                _open(target, target.runs_table), run_id, run_id, started_at, summary["outcome"], summary
+            )
+    except Exception as exc:  # noqa: BLE001 - the summary is still returned and logged
+        logger.warning("could not record the run in %s: %s", target.runs_table, exc)
+
+
+def _open(target: Target, name: str):
+    return store.connect(target.db).open_table(name)
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id()

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds .venv/ from nothing on a fresh machine: system libraries, the pinned Python packages of
+# requirements.lock (with --no-deps, so the resolver can never add torchvision or a CUDA torch),
+# and docflow itself. Safe to run again: it only reinstalls when the lock or the project changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# python-magic (file type detection in unstructured) needs libmagic.
+if ! ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; then
+    echo "setup: installing libmagic1" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libmagic1 >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq libmagic1 >/dev/null; fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv" >&2
+    python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+fi
+
+stamp=.venv/.docflow-installed
+want=$(cat requirements.lock pyproject.toml shims/en_core_web_sm/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing pinned dependencies (first time: a few minutes)" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+        -e . ./shims/en_core_web_sm
+    echo "$want" > "$stamp"
+fi

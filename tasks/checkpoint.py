@@ -1,0 +1,70 @@
+"""Per-document checkpoints in a Prefect result store.
+
+Documents travel in batches (one task run each), so a task-level cache key cannot say which
+documents of a batch are finished. Each document therefore gets its own Prefect result record,
+written through `prefect.results.ResultStore` under a key derived from its fingerprint, with the
+record metadata in separate key storage. Before submitting anything the flow asks the same store
+which keys exist: a rerun over N finished documents costs one small file read per document,
+not a task run.
+
+The key covers the table generation (a dropped and recreated table forgets everything), the
+doc_id (two identical files are two documents) and the fingerprint (bytes + pipeline)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from docflow.models import DocOutcome, DocRef
+
+
+def checkpoint_key(generation: str, doc: DocRef) -> str:
+    digest = hashlib.sha256(f"{generation}|{doc.doc_id}|{doc.fingerprint}".encode()).hexdigest()
+    return f"{digest[:2]}/{digest}"
+
+
+def default_checkpoint_dir(db: str, table: str) -> str:
+    if "://" in db and not db.startswith("file://"):
+        return f"{db.rstrip('/')}/_docflow/checkpoints/{table}"
+    return os.path.join(os.path.abspath(db.removeprefix("file://")), "_docflow", "checkpoints", table)
+
+
+def open_store(checkpoint_dir: str):
+    from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+    from prefect.results import ResultStore
+    from prefect.serializers import JSONSerializer
+
+    def storage(sub: str):
+        path = f"{checkpoint_dir.rstrip('/')}/{sub}"
+        if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
+            return RemoteFileSystem(basepath=path)
+        return LocalFileSystem(basepath=path.removeprefix("file://"))
+
+    return ResultStore(
+        result_storage=storage("results"),
+        metadata_storage=storage("keys"),
+        serializer=JSONSerializer(),
+        cache_result_in_memory=False,
+    )
+
+
+def finished(store, generation: str, docs: Iterable[DocRef]) -> set[str]:
+    """doc_ids whose current fingerprint already has a checkpoint."""
+    return {doc.doc_id for doc in docs if store.exists(checkpoint_key(generation, doc))}
+
+
+def record(store, generation: str, doc: DocRef, outcome: DocOutcome, run_id: str) -> None:
+    payload = asdict(outcome)
+    payload.update(status=outcome.status.value, run_id=run_id, content_sha256=doc.content_sha256)
+    if outcome.error_class is not None:
+        payload["error_class"] = outcome.error_class.value
+    store.write(obj=payload, key=checkpoint_key(generation, doc))
+
+
+def read(store, generation: str, doc: DocRef) -> dict | None:
+    key = checkpoint_key(generation, doc)
+    if not store.exists(key):
+        return None
+    return store.read(key).result

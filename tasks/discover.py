@@ -1,0 +1,204 @@
+"""Find the documents under the source roots and fingerprint them.
+
+A document's identity is its path relative to its source root (stable across machines and
+mounts); its fingerprint is the sha256 of its bytes combined with the pipeline fingerprint, so
+touching mtime changes nothing while new bytes, a new model or new chunk sizes change it.
+Nothing outside the configured roots is ever read: symlinks that resolve outside a root are
+reported, not followed."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from docflow.models import DocRef, ErrorClass
+
+SUPPORTED_TYPES: dict[str, str] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+    ".text": "txt",
+    ".rst": "txt",
+    ".eml": "eml",
+    ".csv": "csv",
+    ".json": "json",
+}
+_TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".swp", ".swx", ".part", ".crdownload", ".lock")
+_GLOB_CHARS = set("*?[")
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DiscoveryProblem:
+    """A path that belongs to the corpus but cannot become a document (unreadable, a symlink
+    leaving the root, ...). Recorded in the ledger like any failed document."""
+
+    doc_id: str
+    path: str
+    error_class: ErrorClass
+    message: str
+
+
+@dataclass(frozen=True)
+class Discovery:
+    documents: tuple[DocRef, ...]
+    problems: tuple[DiscoveryProblem, ...]
+    ignored: int
+
+
+class SourceError(ValueError):
+    """The sources themselves are unusable (missing root, colliding doc ids)."""
+
+
+def is_ignored_name(name: str) -> bool:
+    return name.startswith((".", "~$", "#")) or name.endswith(_TEMP_SUFFIXES)
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def document_fingerprint(content_sha256: str, pipeline_fingerprint: str) -> str:
+    return hashlib.sha256(f"{content_sha256}:{pipeline_fingerprint}".encode()).hexdigest()
+
+
+def discover(
+    sources: Iterable[str],
+    pipeline_fingerprint: str,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> Discovery:
+    include, exclude = tuple(include), tuple(exclude)
+    documents: dict[str, DocRef] = {}
+    problems: list[DiscoveryProblem] = []
+    ignored = 0
+    for root, candidates in _expand_sources(sources):
+        real_root = os.path.realpath(root)
+        for path in candidates:
+            doc_id = Path(os.path.relpath(path, root)).as_posix()
+            suffix = os.path.splitext(path)[1].lower()
+            if suffix not in SUPPORTED_TYPES or not _selected(doc_id, include, exclude):
+                ignored += 1
+                continue
+            found = _inspect(path, doc_id, root, real_root, suffix, pipeline_fingerprint)
+            if isinstance(found, DiscoveryProblem):
+                problems.append(found)
+                continue
+            if found is None:
+                ignored += 1
+                continue
+            previous = documents.get(doc_id)
+            if previous is not None and previous.path != found.path:
+                raise SourceError(
+                    f"doc_id collision: {doc_id!r} is both {previous.path} and {found.path}; "
+                    "ingest these roots into separate tables or pass their common parent"
+                )
+            documents[doc_id] = found
+    ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
+    return Discovery(ordered, tuple(problems), ignored)
+
+
+def _selected(doc_id: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    if include and not any(fnmatch.fnmatch(doc_id, pattern) for pattern in include):
+        return False
+    return not any(fnmatch.fnmatch(doc_id, pattern) for pattern in exclude)
+
+
+def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
+    for source in sources:
+        source = os.path.abspath(os.path.expanduser(source))
+        if _GLOB_CHARS & set(source) and not os.path.exists(source):
+            root = _glob_root(source)
+            matches = sorted(glob.glob(source, recursive=True))
+            yield root, [m for m in matches if not _hidden_below(m, root)]
+        elif os.path.isdir(source):
+            yield source, sorted(_walk(source))
+        elif os.path.lexists(source):
+            yield os.path.dirname(source), [source]
+        else:
+            raise SourceError(f"source does not exist: {source}")
+
+
+def _glob_root(pattern: str) -> str:
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    root = str(Path(*fixed)) if fixed else os.sep
+    return root if os.path.isdir(root) else os.path.dirname(root)
+
+
+def _hidden_below(path: str, root: str) -> bool:
+    return any(is_ignored_name(part) for part in Path(os.path.relpath(path, root)).parts)
+
+
+def _walk(root: str) -> Iterator[str]:
+    """Directory symlinks are not descended (no loops, no escaping the root); file symlinks are
+    yielded and checked in _inspect."""
+    for directory, subdirs, files in os.walk(root, followlinks=False, onerror=None):
+        subdirs[:] = [d for d in subdirs if not is_ignored_name(d)]
+        for name in files:
+            if not is_ignored_name(name):
+                yield os.path.join(directory, name)
+        for name in subdirs:
+            full = os.path.join(directory, name)
+            if os.path.islink(full):
+                yield full
+
+
+def _inspect(
+    path: str, doc_id: str, root: str, real_root: str, suffix: str, pipeline_fp: str
+) -> DocRef | DiscoveryProblem | None:
+    def problem(error_class: ErrorClass, message: str) -> DiscoveryProblem:
+        return DiscoveryProblem(doc_id, path, error_class, message)
+
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if os.path.islink(path):
+            return problem(ErrorClass.MISSING, f"broken or looping symlink: {exc.strerror or exc}")
+        return None  # vanished while we listed the directory: not part of the corpus any more
+    if os.path.commonpath([real, real_root]) != real_root:
+        return problem(ErrorClass.MISSING, "symlink points outside the source root; not read")
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return problem(ErrorClass.PARSE, "not a regular file (a directory named like a document?)")
+    try:
+        content_sha = file_sha256(real)
+    except PermissionError as exc:
+        return problem(ErrorClass.MISSING, f"permission denied: {exc.strerror}")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return problem(ErrorClass.TRANSIENT, f"read failed during discovery: {exc}")
+    return DocRef(
+        doc_id=doc_id,
+        path=path,
+        root=root,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        content_sha256=content_sha,
+        fingerprint=document_fingerprint(content_sha, pipeline_fp),
+        doc_type=SUPPORTED_TYPES[suffix],
+    )

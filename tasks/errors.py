@@ -1,0 +1,118 @@
+"""The error taxonomy: every exception that leaves a stage is one of these classes.
+
+The class decides the retry policy (tasks.retry) and whether the run goes on. `classify` maps
+arbitrary library exceptions to a class, using the stage they came from, because the same
+exception means different things in different places: a PermissionError reading a source file
+is that document's problem, the same error writing the table stops the run."""
+
+from __future__ import annotations
+
+import errno
+from typing import ClassVar
+
+from docflow.models import ErrorClass
+
+
+class DocflowError(Exception):
+    error_class: ClassVar[ErrorClass]
+
+    def __init__(self, message: str, *, stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class TransientError(DocflowError):
+    error_class = ErrorClass.TRANSIENT
+
+
+class MissingError(DocflowError):
+    error_class = ErrorClass.MISSING
+
+
+class ResourceError(DocflowError):
+    error_class = ErrorClass.RESOURCE
+
+
+class ParseError(DocflowError):
+    error_class = ErrorClass.PARSE
+
+
+class DocflowSystemError(DocflowError):
+    """Stops the run: retrying other documents would fail the same way (disk full, table
+    unwritable, bad configuration). Checkpoints of finished documents are kept."""
+
+    error_class = ErrorClass.SYSTEM
+
+
+BY_CLASS: dict[ErrorClass, type[DocflowError]] = {
+    cls.error_class: cls
+    for cls in (TransientError, MissingError, ResourceError, ParseError, DocflowSystemError)
+}
+
+_TRANSIENT_ERRNOS = {
+    errno.EAGAIN,
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EINTR,
+    errno.EBUSY,
+}
+_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.ENFILE}
+# LanceDB reports optimistic-concurrency losses as plain RuntimeError/OSError text.
+_CONFLICT_MARKERS = ("commit conflict", "retryable commit", "conflicting transaction")
+_TIMEOUT_MARKERS = ("timed out", "timeout", "connection reset", "temporarily unavailable")
+
+WRITE_STAGES = frozenset({"write", "ledger", "checkpoint"})
+
+
+def classify(exc: BaseException, stage: str) -> DocflowError:
+    """Return `exc` as a DocflowError of the right class, keeping the original as __cause__."""
+    if isinstance(exc, DocflowError):
+        if not exc.stage:
+            exc.stage = stage
+        return exc
+    cls = _class_for(exc, stage)
+    error = BY_CLASS[cls](_describe(exc), stage=stage)
+    error.__cause__ = exc
+    return error
+
+
+def _class_for(exc: BaseException, stage: str) -> ErrorClass:
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError):
+        return ErrorClass.RESOURCE
+    if type(exc).__name__ == "KilledWorker":
+        return ErrorClass.RESOURCE
+    if isinstance(exc, OSError) and exc.errno in _SYSTEM_ERRNOS:
+        return ErrorClass.SYSTEM
+    if any(marker in text for marker in _CONFLICT_MARKERS):
+        return ErrorClass.TRANSIENT
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return ErrorClass.TRANSIENT
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
+        return ErrorClass.TRANSIENT
+    if stage in WRITE_STAGES:
+        if any(marker in text for marker in _TIMEOUT_MARKERS):
+            return ErrorClass.TRANSIENT
+        return ErrorClass.SYSTEM
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return ErrorClass.MISSING
+    if isinstance(exc, (PermissionError, IsADirectoryError)):
+        return ErrorClass.MISSING
+    if stage == "embed":
+        return ErrorClass.SYSTEM
+    return ErrorClass.PARSE
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or repr(exc)
+    first_line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first_line}"[:500]

@@ -1,0 +1,252 @@
+"""One batch of documents through parse -> chunk -> embed -> write -> ledger -> checkpoint.
+
+Each document keeps its own retries, error class, ledger row and checkpoint; the batch shares
+one embedding call (better throughput than per document) and one LanceDB commit per table.
+Order matters for crash safety: chunks first, then the ledger row, then the checkpoint. A crash
+between any two leaves a document that the next run simply redoes (the chunk write is an
+idempotent replace), never one that is skipped without its chunks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from docflow.models import (
+    BatchResult,
+    DocOutcome,
+    DocRef,
+    DocStatus,
+    ErrorClass,
+    StageTimings,
+    Target,
+)
+from tasks import checkpoint, ledger, store
+from tasks.chunk import Chunk, ChunkSettings, chunk_elements
+from tasks.embed import embed_texts, set_threads
+from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
+from tasks.parse import parse_document
+from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    target: Target
+    generation: str
+    model_path: str
+    device: str
+    embed_batch_size: int
+    chunking: ChunkSettings
+    policies: RetryPolicies
+    run_id: str
+    torch_threads: int = 0
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    doc: DocRef
+    chunks: tuple[Chunk, ...]
+    attempts: int
+    parse_s: float
+    chunk_s: float
+
+
+def process_batch(
+    docs: Sequence[DocRef], ctx: BatchContext, sleep: Callable[[float], None] = time.sleep
+) -> BatchResult:
+    started = time.monotonic()
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    # A batch resubmitted after a killed worker finds its finished documents here.
+    already = checkpoint.finished(results, ctx.generation, docs)
+    todo = [d for d in docs if d.doc_id not in already]
+
+    prepared: list[_Prepared] = []
+    failed: dict[str, DocOutcome] = {}
+    for doc in todo:
+        outcome = _prepare(doc, ctx, sleep)
+        if isinstance(outcome, DocOutcome):
+            failed[doc.doc_id] = outcome
+        else:
+            prepared.append(outcome)
+
+    vectors, embed_s, embed_failure = _embed(prepared, ctx, sleep)
+    if embed_failure is not None:
+        failed.update({p.doc.doc_id: _failure(p.doc, embed_failure, p.attempts) for p in prepared})
+        prepared = []
+
+    outcomes = _write(todo, prepared, failed, vectors, embed_s, ctx, sleep)
+    _record(todo, outcomes, ctx, results, sleep)
+    return BatchResult(
+        outcomes=tuple(outcomes[d.doc_id] for d in todo),
+        skipped_doc_ids=tuple(sorted(already)),
+        elapsed_s=time.monotonic() - started,
+    )
+
+
+def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
+    t0 = time.monotonic()
+    try:
+        parsed = call_with_policy(
+            lambda: parse_document(doc.path, doc.doc_type),
+            stage="parse",
+            policies=ctx.policies,
+            sleep=sleep,
+        )
+    except PolicyExhausted as exhausted:
+        return _failure(doc, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
+    t1 = time.monotonic()
+    try:
+        chunks = call_with_policy(
+            lambda: _chunks_or_fail(parsed.value, ctx.chunking),
+            stage="chunk",
+            policies=ctx.policies,
+            sleep=sleep,
+        )
+    except PolicyExhausted as exhausted:
+        return _failure(doc, exhausted.error, parsed.attempts, parse_s=t1 - t0)
+    return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1)
+
+
+def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
+    chunks = chunk_elements(elements, settings)
+    if not chunks:
+        raise ParseError("document produced no chunks", stage="chunk")
+    return chunks
+
+
+def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
+    texts = [c.text for p in prepared for c in p.chunks]
+    if not texts:
+        return None, 0.0, None
+    t0 = time.monotonic()
+    try:
+        vectors = call_with_policy(
+            lambda: embed_texts(texts, ctx.model_path, ctx.device, ctx.embed_batch_size),
+            stage="embed",
+            policies=ctx.policies,
+            sleep=sleep,
+        ).value
+    except PolicyExhausted as exhausted:
+        _raise_if_system(exhausted.error)
+        return None, time.monotonic() - t0, exhausted.error
+    return vectors, time.monotonic() - t0, None
+
+
+def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -> dict:
+    """Replace the chunks of every document in the batch in one commit. Failed documents lose
+    their old chunks too: those belong to bytes or settings that are no longer current."""
+    doc_ids = [d.doc_id for d in todo]
+    if not doc_ids:
+        return {}
+    t0 = time.monotonic()
+    payload = [
+        store.DocChunks(p.doc.doc_id, p.doc.fingerprint, p.doc.path, p.doc.doc_type, p.chunks)
+        for p in prepared
+    ]
+
+    def commit() -> None:
+        db = store.connect(ctx.target.db)
+        table = db.open_table(ctx.target.table)
+        rows = store.rows_for(payload, vectors, table.schema, ctx.run_id)
+        with store.write_lock(ctx.target.db):
+            store.replace_documents(table, doc_ids, rows)
+
+    try:
+        call_with_policy(commit, stage="write", policies=ctx.policies, sleep=sleep)
+    except PolicyExhausted as exhausted:
+        _raise_if_system(exhausted.error)
+        failed.update({p.doc.doc_id: _failure(p.doc, exhausted.error, p.attempts) for p in prepared})
+        prepared = []
+    write_s = time.monotonic() - t0
+
+    total_chunks = sum(len(p.chunks) for p in prepared) or 1
+    outcomes = dict(failed)
+    for p in prepared:
+        share = len(p.chunks) / total_chunks
+        outcomes[p.doc.doc_id] = DocOutcome(
+            doc_id=p.doc.doc_id,
+            fingerprint=p.doc.fingerprint,
+            status=DocStatus.DONE,
+            chunk_count=len(p.chunks),
+            attempts=p.attempts,
+            stage="done",
+            size=p.doc.size,
+            timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share),
+        )
+    return outcomes
+
+
+def _record(todo, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
+    if not todo:
+        return
+    entries = [ledger.LedgerEntry(doc, outcomes[doc.doc_id]) for doc in todo]
+
+    def write_ledger() -> None:
+        db = store.connect(ctx.target.db)
+        with store.write_lock(ctx.target.db):
+            ledger.upsert(db.open_table(ctx.target.ledger_table), entries, ctx.run_id)
+
+    def write_checkpoints() -> None:
+        for doc in todo:
+            if outcomes[doc.doc_id].final:
+                checkpoint.record(results, ctx.generation, doc, outcomes[doc.doc_id], ctx.run_id)
+
+    for stage, step in (("ledger", write_ledger), ("checkpoint", write_checkpoints)):
+        try:
+            call_with_policy(step, stage=stage, policies=ctx.policies, sleep=sleep)
+        except PolicyExhausted as exhausted:
+            raise DocflowSystemError(
+                f"cannot record outcomes ({stage}): {exhausted.error}", stage=stage
+            ) from exhausted.error
+
+
+def _failure(doc: DocRef, error: DocflowError, attempts: int, parse_s: float = 0.0) -> DocOutcome:
+    return DocOutcome(
+        doc_id=doc.doc_id,
+        fingerprint=doc.fingerprint,
+        status=DocStatus.FAILED,
+        attempts=attempts,
+        stage=error.stage,
+        error_class=error.error_class,
+        error_message=error.message,
+        size=doc.size,
+        timings=StageTimings(parse_s=parse_s),
+    )
+
+
+def _raise_if_system(error: DocflowError) -> None:
+    if error.error_class is ErrorClass.SYSTEM:
+        raise error
+
+
+def _retry_batch_on(task, task_run, state) -> bool:
+    """Prefect's retries are the outer net for a whole batch: only transient and resource
+    failures (lock timeouts, a commit storm) are worth a second run of the batch."""
+    try:
+        state.result()
+    except DocflowError as error:
+        return error.error_class in (ErrorClass.TRANSIENT, ErrorClass.RESOURCE)
+    except Exception:  # noqa: BLE001 - anything unclassified is not retried blindly
+        return False
+    return False
+
+
+@task(
+    name="process-batch",
+    retries=2,
+    retry_delay_seconds=[2, 8],
+    retry_condition_fn=_retry_batch_on,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext) -> BatchResult:
+    set_threads(ctx.torch_threads)
+    try:
+        return process_batch(docs, ctx)
+    except DocflowError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every exception leaving a task is classified
+        raise classify(exc, "batch") from exc
