@@ -85,8 +85,16 @@ def classify(exc: BaseException, stage: str) -> DocflowError:
     return error
 
 
+def _text(exc: BaseException) -> str:
+    """Some exceptions' __str__ itself fails (distributed's KilledWorker with odd arguments)."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return repr(exc)
+
+
 def _class_for(exc: BaseException, stage: str) -> ErrorClass:
-    text = str(exc).lower()
+    text = _text(exc).lower()
     if isinstance(exc, MemoryError):
         return ErrorClass.RESOURCE
     if type(exc).__name__ == "KilledWorker":
@@ -113,6 +121,6 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or repr(exc)
+    text = _text(exc).strip() or repr(exc)
     first_line = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first_line}"[:500]

@@ -1,0 +1,33 @@
+from docflow.models import DocOutcome, DocRef, DocStatus, ErrorClass
+from tasks import checkpoint
+
+
+def doc(doc_id: str, fingerprint: str) -> DocRef:
+    return DocRef(doc_id, f"/src/{doc_id}", "/src", 10, 0, "c" * 64, fingerprint, "txt")
+
+
+def test_a_recorded_document_is_finished_for_its_generation_and_fingerprint_only(tmp_path):
+    store = checkpoint.open_store(str(tmp_path))
+    a, b = doc("a.txt", "f1"), doc("b.txt", "f1")
+    checkpoint.record(store, "gen1", a, DocOutcome("a.txt", "f1", DocStatus.DONE, chunk_count=3), "run1")
+    assert checkpoint.finished(store, "gen1", [a, b]) == {"a.txt"}
+    assert checkpoint.finished(store, "gen2", [a]) == set()
+    assert checkpoint.finished(store, "gen1", [doc("a.txt", "f2")]) == set()
+    assert checkpoint.read(store, "gen1", a)["chunk_count"] == 3
+
+
+def test_records_are_prefect_result_records_readable_by_a_new_store(tmp_path):
+    outcome = DocOutcome("a.txt", "f1", DocStatus.FAILED, error_class=ErrorClass.PARSE, error_message="bad")
+    checkpoint.record(checkpoint.open_store(str(tmp_path)), "g", doc("a.txt", "f1"), outcome, "run1")
+    record = checkpoint.read(checkpoint.open_store(str(tmp_path)), "g", doc("a.txt", "f1"))
+    assert record["status"] == "failed" and record["error_class"] == "parse" and record["run_id"] == "run1"
+    assert (tmp_path / "keys").is_dir() and (tmp_path / "results").is_dir()
+
+
+def test_a_torn_record_counts_as_not_finished(tmp_path):
+    store = checkpoint.open_store(str(tmp_path))
+    a = doc("a.txt", "f1")
+    checkpoint.record(store, "g", a, DocOutcome("a.txt", "f1", DocStatus.DONE), "r")
+    key_file = tmp_path / "keys" / checkpoint.checkpoint_key("g", a)
+    key_file.write_bytes(key_file.read_bytes()[:10])  # what a kill -9 mid-write leaves
+    assert checkpoint.finished(store, "g", [a]) == set()

@@ -1,0 +1,72 @@
+import numpy as np
+
+from tasks import store
+from tasks.chunk import Chunk
+
+DIM = 4
+
+
+def chunks(doc_id: str, n: int, fingerprint: str = "f1") -> store.DocChunks:
+    return store.DocChunks(
+        doc_id, fingerprint, f"/src/{doc_id}", "txt",
+        tuple(Chunk(i, f"{doc_id} chunk {i}", None, None, ("NarrativeText",)) for i in range(n)),
+    )
+
+
+def write(table, docs, doc_ids=None):
+    total = sum(len(d.chunks) for d in docs)
+    rows = store.rows_for(docs, np.ones((total, DIM), dtype=np.float32), table.schema, "run")
+    store.replace_documents(table, doc_ids or [d.doc_id for d in docs], rows)
+
+
+def rows(table):
+    return sorted((r["doc_id"], r["chunk_index"], r["fingerprint"]) for r in table.to_arrow().to_pylist())
+
+
+def test_replace_is_exact_per_document_and_leaves_others_alone(tmp_path):
+    db = store.connect(str(tmp_path))
+    table = store.ensure_chunk_table(db, "chunks", DIM, {"model_name": "m"})
+    write(table, [chunks("a", 3), chunks("b", 2)])
+    write(table, [chunks("a", 1, "f2")])  # a shrank: its chunks 1 and 2 must go
+    assert rows(table) == [("a", 0, "f2"), ("b", 0, "f1"), ("b", 1, "f1")]
+
+
+def test_a_document_with_no_new_chunks_is_removed(tmp_path):
+    db = store.connect(str(tmp_path))
+    table = store.ensure_chunk_table(db, "chunks", DIM, {})
+    write(table, [chunks("a", 2), chunks("b", 1)])
+    write(table, [], doc_ids=["a"])
+    assert rows(table) == [("b", 0, "f1")]
+
+
+def test_awkward_doc_ids_are_quoted(tmp_path):
+    db = store.connect(str(tmp_path))
+    table = store.ensure_chunk_table(db, "chunks", DIM, {})
+    odd = ["it's.txt", "new\nline.md", "-dash.txt", "ünïcode ✓.txt"]
+    write(table, [chunks(d, 2) for d in odd] + [chunks("plain", 1)])
+    write(table, [chunks(d, 1, "f2") for d in odd])
+    assert rows(table) == sorted([(d, 0, "f2") for d in odd] + [("plain", 0, "f1")])
+    assert store.delete_documents(table, odd) == 4
+    assert rows(table) == [("plain", 0, "f1")]
+
+
+def test_table_metadata_and_generation_survive_reopen(tmp_path):
+    db = store.connect(str(tmp_path))
+    first = store.ensure_chunk_table(db, "chunks", DIM, {"model_name": "m"})
+    again = store.ensure_chunk_table(store.connect(str(tmp_path)), "chunks", DIM, {"model_name": "other"})
+    meta = store.table_metadata(again)
+    assert meta["pipeline"] == {"model_name": "m"} and meta["dim"] == DIM
+    assert meta["generation"] == store.table_metadata(first)["generation"]
+    db.drop_table("chunks")
+    fresh = store.ensure_chunk_table(db, "chunks", DIM, {})
+    assert store.table_metadata(fresh)["generation"] != meta["generation"]
+
+
+def test_compaction_keeps_every_row(tmp_path):
+    db = store.connect(str(tmp_path))
+    table = store.ensure_chunk_table(db, "chunks", DIM, {})
+    for i in range(12):
+        write(table, [chunks(f"d{i}", 2)])
+    before = rows(table)
+    store.compact(table)
+    assert rows(table) == before and len(before) == 24
