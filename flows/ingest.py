@@ -170,7 +170,7 @@ def run_ingest(
         failed_ids = ledger.failed_doc_ids(_open(target, target.ledger_table)) if retry_failed else set()
         todo, skipped = select_work(docs, done, failed_ids, retry_failed)
         counters.documents_skipped = len(skipped)
-        counters.cache_hits = len(done & {d.doc_id for d in docs})
+        counters.cache_hits = len(done & {d.doc_id for d in skipped})
         counters.cache_misses = len(todo)
         counters.bytes_total = sum(d.size for d in todo)
         logger.info(
@@ -188,6 +188,7 @@ def run_ingest(
             policies=policies,
             run_id=run_id,
             torch_threads=torch_threads_per_worker(settings),
+            ignore_checkpoints=retry_failed,
         )
         progress = Progress(counters, logger, len(todo), counters.bytes_total)
         progress.start()

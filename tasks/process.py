@@ -43,6 +43,8 @@ class BatchContext:
     policies: RetryPolicies
     run_id: str
     torch_threads: int = 0
+    # --retry-failed reprocesses documents whose (final) failure is checkpointed.
+    ignore_checkpoints: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def process_batch(
     started = time.monotonic()
     results = checkpoint.open_store(ctx.target.checkpoint_dir)
     # A batch resubmitted after a killed worker finds its finished documents here.
-    already = checkpoint.finished(results, ctx.generation, docs)
+    already = set() if ctx.ignore_checkpoints else checkpoint.finished(results, ctx.generation, docs)
     todo = [d for d in docs if d.doc_id not in already]
 
     prepared: list[_Prepared] = []
@@ -96,6 +98,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
             sleep=sleep,
         )
     except PolicyExhausted as exhausted:
+        _raise_if_system(exhausted.error)
         return _failure(doc, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
     t1 = time.monotonic()
     try:
@@ -106,6 +109,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
             sleep=sleep,
         )
     except PolicyExhausted as exhausted:
+        _raise_if_system(exhausted.error)
         return _failure(doc, exhausted.error, parsed.attempts, parse_s=t1 - t0)
     return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1)
 

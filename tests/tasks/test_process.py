@@ -1,0 +1,139 @@
+"""process_batch as a plain function: real parsing, the real model, a real LanceDB table,
+with failures injected into the parse stage to check each class's policy per document."""
+
+import errno
+
+import pytest
+
+from docflow.models import DocStatus, ErrorClass
+from docflow.settings import DocflowSettings
+from flows.ingest import build_pipeline, open_target
+from tasks import checkpoint, ledger, store
+from tasks import process as process_module
+from tasks.discover import discover
+from tasks.errors import DocflowSystemError
+from tasks.process import BatchContext, process_batch
+from tasks.retry import RetryPolicies
+from tests import docbuilders as b
+
+
+@pytest.fixture
+def setup(tmp_path):
+    settings = DocflowSettings(db=str(tmp_path / "db"), table="chunks", home=tmp_path / "home")
+    pipeline = build_pipeline(settings)
+    target, generation = open_target(settings, pipeline)
+    source = tmp_path / "src"
+    b.make_corpus(source, 4, kinds=("txt", "md"))
+    docs = discover([str(source)], pipeline.config.fingerprint()).documents
+    ctx = BatchContext(
+        target=target,
+        generation=generation,
+        model_path=pipeline.model_path,
+        device="cpu",
+        embed_batch_size=32,
+        chunking=pipeline.chunking,
+        policies=RetryPolicies(),
+        run_id="run-1",
+    )
+    return ctx, list(docs)
+
+
+def chunk_rows(ctx):
+    table = store.connect(ctx.target.db).open_table(ctx.target.table)
+    return [(r["doc_id"], r["chunk_index"]) for r in table.to_arrow().select(["doc_id", "chunk_index"]).to_pylist()]
+
+
+def ledger_rows(ctx):
+    table = store.connect(ctx.target.db).open_table(ctx.target.ledger_table)
+    return {r["doc_id"]: r for r in table.to_arrow().to_pylist()}
+
+
+def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
+    real = process_module.parse_document
+    calls = {"n": 0}
+
+    def parse(path, doc_type):
+        if path.endswith(failing_doc):
+            calls["n"] += 1
+            if calls["n"] <= times:
+                raise exc
+        return real(path, doc_type)
+
+    monkeypatch.setattr(process_module, "parse_document", parse)
+    return calls
+
+
+def test_a_batch_writes_chunks_ledger_and_checkpoints(setup):
+    ctx, docs = setup
+    result = process_batch(docs, ctx, sleep=lambda s: None)
+    assert [o.status for o in result.outcomes] == [DocStatus.DONE] * 4
+    rows = chunk_rows(ctx)
+    assert len(rows) == len(set(rows)) == sum(o.chunk_count for o in result.outcomes)
+    assert {r[0] for r in rows} == {d.doc_id for d in docs}
+    assert all(r["status"] == "done" for r in ledger_rows(ctx).values())
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert checkpoint.finished(results, ctx.generation, docs) == {d.doc_id for d in docs}
+    again = process_batch(docs, ctx, sleep=lambda s: None)
+    assert again.outcomes == () and set(again.skipped_doc_ids) == {d.doc_id for d in docs}
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_class", "attempts", "final"),
+    [
+        (TimeoutError("read timed out"), ErrorClass.TRANSIENT, 4, False),
+        (FileNotFoundError(errno.ENOENT, "gone"), ErrorClass.MISSING, 1, True),
+        (MemoryError(), ErrorClass.RESOURCE, 6, False),
+        (ValueError("garbled stream"), ErrorClass.PARSE, 2, True),
+    ],
+)
+def test_each_failure_class_follows_its_policy_and_spares_the_others(
+    setup, monkeypatch, exc, error_class, attempts, final
+):
+    ctx, docs = setup
+    bad = docs[1]
+    calls = inject(monkeypatch, bad.doc_id, exc, times=100)
+    result = process_batch(docs, ctx, sleep=lambda s: None)
+    by_id = {o.doc_id: o for o in result.outcomes}
+    assert calls["n"] == attempts
+    assert by_id[bad.doc_id].status is DocStatus.FAILED
+    assert by_id[bad.doc_id].error_class is error_class
+    assert by_id[bad.doc_id].attempts == attempts
+    assert all(o.status is DocStatus.DONE for d, o in by_id.items() if d != bad.doc_id)
+    assert bad.doc_id not in {r[0] for r in chunk_rows(ctx)}
+    entry = ledger_rows(ctx)[bad.doc_id]
+    assert (entry["status"], entry["error_class"], entry["attempts"]) == ("failed", error_class.value, attempts)
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert (bad.doc_id in checkpoint.finished(results, ctx.generation, docs)) is final
+
+
+def test_a_transient_failure_that_recovers_is_a_success_with_its_attempts(setup, monkeypatch):
+    ctx, docs = setup
+    inject(monkeypatch, docs[0].doc_id, ConnectionResetError("reset"), times=2)
+    outcome = process_batch(docs, ctx, sleep=lambda s: None).outcomes[0]
+    assert outcome.status is DocStatus.DONE and outcome.attempts == 3
+
+
+def test_a_system_error_stops_the_batch_without_recording_a_fake_success(setup, monkeypatch):
+    ctx, docs = setup
+    inject(monkeypatch, docs[2].doc_id, OSError(errno.ENOSPC, "No space left on device"), times=1)
+    with pytest.raises(DocflowSystemError, match="No space left"):
+        process_batch(docs, ctx, sleep=lambda s: None)
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert checkpoint.finished(results, ctx.generation, docs) == set()
+    assert ledger.status_counts(store.connect(ctx.target.db).open_table(ctx.target.ledger_table)) == {"done": 0, "failed": 0}
+
+
+def test_a_changed_document_replaces_its_chunks_exactly(setup, tmp_path):
+    ctx, docs = setup
+    process_batch(docs, ctx, sleep=lambda s: None)
+    target_doc = docs[0]
+    b.make_txt(__import__("pathlib").Path(target_doc.path), topic="Rewritten", n=1)
+    fresh = discover([target_doc.root], "x" * 64).documents[0]
+    assert fresh.fingerprint != target_doc.fingerprint
+    process_batch([fresh], ctx, sleep=lambda s: None)
+    rows = chunk_rows(ctx)
+    assert len(rows) == len(set(rows))
+    table = store.connect(ctx.target.db).open_table(ctx.target.table)
+    mine = [r for r in table.to_arrow().to_pylist() if r["doc_id"] == fresh.doc_id]
+    assert mine and all(r["fingerprint"] == fresh.fingerprint for r in mine)
+    assert all("Rewritten" in r["text"] or "rewritten" in r["text"] for r in mine)
