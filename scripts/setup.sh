@@ -21,6 +21,9 @@ stamp=.venv/.docflow-installed
 want=$(cat requirements.lock pyproject.toml shims/en_core_web_sm/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing pinned dependencies (first time: a few minutes)" >&2
+    # pip freeze leaves out the build tools; the local shim package needs these to build.
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+        "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
         -e . ./shims/en_core_web_sm
