@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--include", action="append", help="glob on doc ids to include")
     ingest.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
     ingest.add_argument("--model", help="embedding model: a local directory")
+    ingest.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="json: one JSON object per log line on stderr")
 
     status = commands.add_parser("status", help="what is done, what failed and why")
     _common(status)
@@ -44,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     _common(search)
     search.add_argument("-k", type=int, default=5, help="number of hits")
+
+    runs = commands.add_parser("runs", help="recent ingest runs from the Prefect API")
+    runs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    runs.add_argument("-n", type=int, default=10, help="how many runs")
 
     server = commands.add_parser("server", help="the docflow-managed local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])
@@ -60,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"docflow: bad settings: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    handler = {"ingest": _ingest, "status": _status, "search": _search, "server": _server}
+    handler = {
+        "ingest": _ingest,
+        "status": _status,
+        "search": _search,
+        "runs": _runs,
+        "server": _server,
+    }
     return handler[args.command](args, settings)
 
 
@@ -92,6 +104,10 @@ def _ingest(args: argparse.Namespace, settings) -> int:
         print(f"docflow: no Prefect API: {exc}", file=sys.stderr)
         return EXIT_FAILED
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill = Ctrl-C: cancel cleanly
+    from docflow.terminal import configure_logging, is_interactive, progress_bar
+
+    interactive = is_interactive(args.json)
+    configure_logging(args.json, args.log_format, interactive)
 
     from flows.ingest import ingest
     from tasks.discover import SourceError
@@ -101,17 +117,18 @@ def _ingest(args: argparse.Namespace, settings) -> int:
             print(f"docflow: source does not exist: {path}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        state = ingest(
-            paths=[os.path.abspath(p) for p in args.paths],
-            db=settings.db,
-            table=settings.table,
-            retry_failed=args.retry_failed,
-            batch_size=settings.batch_size,
-            include=args.include,
-            exclude=args.exclude,
-            model=settings.model,
-            return_state=True,
-        )
+        with progress_bar(interactive):
+            state = ingest(
+                paths=[os.path.abspath(p) for p in args.paths],
+                db=settings.db,
+                table=settings.table,
+                retry_failed=args.retry_failed,
+                batch_size=settings.batch_size,
+                include=args.include,
+                exclude=args.exclude,
+                model=settings.model,
+                return_state=True,
+            )
     except KeyboardInterrupt:
         print("docflow: interrupted; finished documents are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -206,6 +223,33 @@ def _search(args: argparse.Namespace, settings) -> int:
         for h in hits
     )
     _emit(args, {"query": args.query, "hits": [asdict(h) for h in hits]}, text or "no hits")
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace, settings) -> int:
+    from docflow.server import configured_api_url, managed_server
+
+    url = configured_api_url() or getattr(managed_server(settings.home), "url", None)
+    if not url:
+        print("docflow: no Prefect API configured or running (docflow server start)", file=sys.stderr)
+        return EXIT_FAILED
+    os.environ["PREFECT_API_URL"] = url
+    from flows.history import recent_ingest_runs
+
+    runs = recent_ingest_runs(args.n)
+    lines = [
+        f"{r['flow_run_id']}  {r['name']:<24} {r['state']:<10} {r['start_time'] or '-':<32} "
+        f"{r['duration_s'] if r['duration_s'] is not None else '-':>8}s  "
+        + (
+            f"{r['summary'].get('documents_processed', '?')} processed, "
+            f"{r['summary'].get('documents_skipped', '?')} skipped, "
+            f"{r['summary'].get('documents_failed', '?')} failed"
+            if r["summary"]
+            else "(no summary)"
+        )
+        for r in runs
+    ]
+    _emit(args, {"runs": runs}, "\n".join(lines) or "no ingest runs yet")
     return EXIT_OK
 
 

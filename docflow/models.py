@@ -110,3 +110,5 @@ class BatchResult:
     outcomes: tuple[DocOutcome, ...]
     skipped_doc_ids: tuple[str, ...] = ()
     elapsed_s: float = 0.0
+    worker: str = ""
+    peak_rss_bytes: int = 0

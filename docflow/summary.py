@@ -4,6 +4,7 @@ no counter is ever missing from a summary."""
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,15 +42,36 @@ class RunCounters:
     stage_s: Counter = field(
         default_factory=lambda: Counter({"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
     )
+    discover_s: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+    slowest: list[tuple[float, str]] = field(default_factory=list)
+    worker_peak_rss: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     outcome: str = "running"
     reason: str = ""
 
-    def add_failure(self, error_class: ErrorClass | str) -> None:
+    SLOWEST_KEPT = 10
+
+    def add_failure(
+        self, doc_id: str, error_class: ErrorClass | str, message: str, attempts: int, stage: str
+    ) -> None:
+        error_class = ErrorClass(error_class).value
         self.documents_failed += 1
-        self.failures_by_class[ErrorClass(error_class).value] += 1
+        self.failures_by_class[error_class] += 1
+        self.failures.append(
+            {
+                "doc_id": doc_id,
+                "error_class": error_class,
+                "message": message,
+                "attempts": attempts,
+                "stage": stage,
+            }
+        )
 
     def add_batch(self, result: BatchResult) -> None:
+        if result.worker:
+            previous = self.worker_peak_rss.get(result.worker, 0)
+            self.worker_peak_rss[result.worker] = max(previous, result.peak_rss_bytes)
         for outcome in result.outcomes:
             self.bytes_done += outcome.size
             timings = outcome.timings
@@ -59,11 +81,21 @@ class RunCounters:
                 embed=timings.embed_s,
                 write=timings.write_s,
             )
+            total = timings.parse_s + timings.chunk_s + timings.embed_s + timings.write_s
+            heapq.heappush(self.slowest, (total, outcome.doc_id))
+            if len(self.slowest) > self.SLOWEST_KEPT:
+                heapq.heappop(self.slowest)
             if outcome.status is DocStatus.DONE:
                 self.documents_processed += 1
                 self.chunks_written += outcome.chunk_count
             else:
-                self.add_failure(outcome.error_class or ErrorClass.SYSTEM)
+                self.add_failure(
+                    outcome.doc_id,
+                    outcome.error_class or ErrorClass.SYSTEM,
+                    outcome.error_message,
+                    outcome.attempts,
+                    outcome.stage,
+                )
         # Documents a resubmitted batch found already checkpointed count as cache hits.
         self.documents_skipped += len(result.skipped_doc_ids)
         self.cache_hits += len(result.skipped_doc_ids)
@@ -86,6 +118,9 @@ class RunCounters:
         worked = self.documents_processed + self.documents_failed
         return docs_pending * work_elapsed_s / worked if worked else None
 
+    def slowest_documents(self) -> list[tuple[str, float]]:
+        return [(doc_id, round(s, 3)) for s, doc_id in sorted(self.slowest, reverse=True)]
+
     def as_dict(self) -> dict:
         elapsed = round(self.elapsed_s, 3)
         worked = self.documents_processed + self.documents_failed
@@ -100,7 +135,13 @@ class RunCounters:
             "cache_misses": self.cache_misses,
             "elapsed_s": elapsed,
             "docs_per_s": round(worked / elapsed, 3) if elapsed > 0 else 0.0,
-            "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
+            "chunks_per_s": round(self.chunks_written / elapsed, 3) if elapsed > 0 else 0.0,
+            "mb_per_s": round(self.bytes_done / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
+            "stage_s": {"discover": round(self.discover_s, 3)}
+            | {k: round(v, 3) for k, v in self.stage_s.items()},
+            "worker_peak_rss_mb": {
+                w: round(b / 2**20, 1) for w, b in sorted(self.worker_peak_rss.items())
+            },
             "outcome": self.outcome,
             "reason": self.reason,
         }

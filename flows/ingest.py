@@ -10,6 +10,8 @@ path records the run and returns the same summary."""
 from __future__ import annotations
 
 import math
+import shlex
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -23,7 +25,8 @@ from prefect.states import Cancelled, Completed, Failed
 from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
-from flows.progress import Progress
+from flows.progress import LOG_EVERY_S, Progress
+from flows.report import publish
 from flows.runner import build_task_runner, torch_threads_per_worker
 from tasks import checkpoint, ledger, store
 from tasks.chunk import ChunkSettings
@@ -160,8 +163,10 @@ def run_ingest(
     try:
         pipeline = build_pipeline(settings)
         target, generation = open_target(settings, pipeline)
+        discover_started = time.monotonic()
         found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
         docs = list(found.documents)
+        counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
         _record_problems(target, found.problems, counters, run_id)
 
@@ -206,6 +211,7 @@ def run_ingest(
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
     _record_run(target, run_id, started_at, summary, logger)
+    publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings), logger)
     logger.info("summary: %s", summary)
     if counters.outcome == "completed":
         return Completed(message="ingest finished", data=summary)
@@ -226,7 +232,11 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                 in_flight[process_batch_task.submit(batch, ctx)] = (batch, attempt)
             if not in_flight:
                 break
-            future = next(as_completed(list(in_flight)))
+            try:
+                future = next(as_completed(list(in_flight), timeout=LOG_EVERY_S))
+            except TimeoutError:
+                progress.update()  # a log line every few seconds even while batches are long
+                continue
             batch, attempt = in_flight.pop(future)
             try:
                 progress.counters.add_batch(future.result())
@@ -240,7 +250,9 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                     pending.append((batch, attempt + 1))
                 else:
                     for doc in batch:
-                        progress.counters.add_failure(error.error_class)
+                        progress.counters.add_failure(
+                            doc.doc_id, error.error_class, error.message, attempt, "batch"
+                        )
             progress.update()
     except KeyboardInterrupt:
         _cancel(in_flight)
@@ -264,7 +276,7 @@ def _record_problems(target: Target, problems, counters: RunCounters, run_id: st
     with store.write_lock(target.db):
         ledger.upsert(_open(target, target.ledger_table), entries, run_id)
     for problem in problems:
-        counters.add_failure(problem.error_class)
+        counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, "discover")
 
 
 def _compact(target: Target) -> None:
@@ -284,6 +296,10 @@ def _record_run(target: Target | None, run_id: str, started_at, summary: dict, l
             )
     except Exception as exc:  # noqa: BLE001 - the summary is still returned and logged
         logger.warning("could not record the run in %s: %s", target.runs_table, exc)
+
+
+def _command(paths: Sequence[str], settings: DocflowSettings) -> str:
+    return shlex.join(["docflow", "ingest", *paths, "--db", settings.db, "--table", settings.table])
 
 
 def _open(target: Target, name: str):

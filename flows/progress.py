@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docflow.summary import RunCounters
 
 LOG_EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    percent: float
+    processed: int
+    failed: int
+    skipped: int
+    total: int
+    to_process: int
+    docs_per_s: float
+    eta_s: float | None
+
+
+# In-process observers of the running flow (the CLI's terminal progress bar registers here).
+LISTENERS: list[Callable[[ProgressEvent], None]] = []
 
 
 def format_eta(seconds: float | None) -> str:
@@ -56,14 +73,26 @@ class Progress:
             work_elapsed_s=time.monotonic() - self._work_started,
         )
 
-    def line(self) -> str:
+    def event(self) -> ProgressEvent:
         c = self.counters
         worked = c.documents_processed + c.documents_failed
-        rate = worked / max(1e-9, time.monotonic() - self._work_started)
+        return ProgressEvent(
+            percent=self.percent(),
+            processed=c.documents_processed,
+            failed=c.documents_failed,
+            skipped=c.documents_skipped,
+            total=c.documents_total,
+            to_process=self.docs_to_process,
+            docs_per_s=worked / max(1e-9, time.monotonic() - self._work_started),
+            eta_s=self.eta_s(),
+        )
+
+    def line(self) -> str:
+        e = self.event()
         return (
-            f"progress {self.percent():5.1f}%: {c.documents_processed} done, "
-            f"{c.documents_failed} failed, {c.documents_skipped} skipped of "
-            f"{c.documents_total}; {rate:.2f} docs/s; ETA {format_eta(self.eta_s())}"
+            f"progress {e.percent:5.1f}%: {e.processed} done, {e.failed} failed, "
+            f"{e.skipped} skipped of {e.total}; {e.docs_per_s:.2f} docs/s; "
+            f"ETA {format_eta(e.eta_s)}"
         )
 
     def update(self, force: bool = False) -> None:
@@ -74,6 +103,10 @@ class Progress:
                 update_progress_artifact(self.artifact_id, progress=self.percent())
             except Exception as exc:  # noqa: BLE001
                 self.logger.debug("progress artifact update failed: %s", exc)
+        if LISTENERS:
+            event = self.event()
+            for listener in LISTENERS:
+                listener(event)
         now = time.monotonic()
         if force or now - self._last_log >= LOG_EVERY_S:
             self._last_log = now

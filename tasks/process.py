@@ -8,6 +8,9 @@ idempotent replace), never one that is skipped without its chunks."""
 
 from __future__ import annotations
 
+import os
+import resource
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -85,6 +88,8 @@ def process_batch(
         outcomes=tuple(outcomes[d.doc_id] for d in todo),
         skipped_doc_ids=tuple(sorted(already)),
         elapsed_s=time.monotonic() - started,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     )
 
 

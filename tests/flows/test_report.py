@@ -1,0 +1,77 @@
+from docflow.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
+from docflow.summary import SUMMARY_KEYS, RunCounters
+from flows.report import failure_rows, next_steps, render_markdown, summary_rows
+from flows.history import summary_from_artifact
+
+
+def counters_with_work() -> RunCounters:
+    counters = RunCounters(documents_total=4)
+    counters.add_batch(
+        BatchResult(
+            outcomes=(
+                DocOutcome("a.txt", "f", DocStatus.DONE, chunk_count=3, size=2048,
+                           timings=StageTimings(0.5, 0.1, 1.0, 0.2)),
+                DocOutcome("b.pdf", "f", DocStatus.FAILED, attempts=2, stage="parse",
+                           error_class=ErrorClass.PARSE, error_message="corrupt PDF: x", size=10),
+            ),
+            skipped_doc_ids=("c.md",),
+            worker="host:1",
+            peak_rss_bytes=600 * 2**20,
+        )
+    )
+    counters.add_failure("d.txt", ErrorClass.MISSING, "permission denied", 0, "discover")
+    return counters
+
+
+def test_a_fresh_counter_object_reports_every_key_at_zero():
+    summary = RunCounters().as_dict()
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert all(summary[k] == 0 for k in SUMMARY_KEYS if k not in ("failures_by_class", "elapsed_s", "docs_per_s"))
+    assert set(summary["failures_by_class"]) == {c.value for c in ErrorClass}
+    assert render_markdown(summary, [], "docflow ingest x")  # renders before any work
+
+
+def test_counters_accumulate_batches_failures_and_worker_memory():
+    counters = counters_with_work()
+    summary = counters.as_dict()
+    assert (summary["documents_processed"], summary["documents_failed"], summary["documents_skipped"]) == (1, 2, 1)
+    assert summary["chunks_written"] == 3
+    assert summary["failures_by_class"]["parse"] == 1 and summary["failures_by_class"]["missing"] == 1
+    assert summary["worker_peak_rss_mb"] == {"host:1": 600.0}
+    assert summary["stage_s"]["embed"] == 1.0
+    assert counters.slowest_documents()[0] == ("a.txt", 1.8)
+
+
+def test_markdown_report_contains_every_counter_and_what_to_do():
+    counters = counters_with_work()
+    counters.outcome, counters.reason = "failed", "system error: No space left on device"
+    summary = counters.as_dict()
+    markdown = render_markdown(summary, counters.slowest_documents(), "docflow ingest src --db db")
+    for key in SUMMARY_KEYS:
+        if key != "failures_by_class":
+            assert f"| {key} | {summary[key]} |" in markdown
+    for cls in ("transient", "missing", "resource", "parse", "system"):
+        assert f"| {cls} |" in markdown
+    for stage in ("discover", "parse", "chunk", "embed", "write"):
+        assert f"| {stage} |" in markdown
+    assert "| a.txt | 1.8 |" in markdown and "| host:1 | 600.0 |" in markdown
+    assert "No space left on device" in markdown
+    assert "`docflow ingest src --db db --retry-failed`" in markdown
+
+
+def test_failure_rows_list_exactly_the_failures():
+    rows = failure_rows(counters_with_work().failures)
+    assert [(r["doc_id"], r["error_class"], r["attempts"], r["stage"]) for r in rows] == [
+        ("b.pdf", "parse", 2, "parse"),
+        ("d.txt", "missing", 0, "discover"),
+    ]
+
+
+def test_next_steps_for_a_clean_run():
+    summary = RunCounters(outcome="completed").as_dict()
+    assert next_steps(summary, "docflow ingest x") == ["Nothing to do: every document is ingested."]
+
+
+def test_summary_round_trips_through_the_artifact_table():
+    summary = counters_with_work().as_dict()
+    assert summary_from_artifact(summary_rows(summary)) == summary
