@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from typing import Annotated
+
+from pydantic import Field
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
@@ -36,7 +39,7 @@ from tasks.embed import resolve_model
 from tasks.errors import DocflowError, DocflowSystemError, classify
 from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
-from tasks.retry import RetryPolicies, policies_from
+from tasks.retry import RetryPolicies
 
 
 @dataclass(frozen=True)
@@ -129,17 +132,29 @@ def select_work(
     validate_parameters=True,
 )
 def ingest(
-    paths: list[str],
+    paths: Annotated[list[str], Field(min_length=1)],
     db: str | None = None,
-    table: str | None = None,
+    table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
     retry_failed: bool = False,
-    batch_size: int | None = None,
+    batch_size: Annotated[int | None, Field(ge=1, le=10_000)] = None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     model: str | None = None,
-    retry_policies: dict | None = None,
+    retry_policies: RetryPolicies | None = None,
 ):
-    """Ingest documents under `paths` into a LanceDB table; finished documents are skipped."""
+    """Ingest documents under `paths` into a LanceDB table; finished documents are skipped.
+
+    Args:
+        paths: Files, directories or globs to ingest (directories are walked recursively).
+        db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
+        table: Chunk table name; the ledger is <table>_ledger.
+        retry_failed: Reprocess only the documents whose last outcome was a failure.
+        batch_size: Documents per task run (default 16; smaller for small corpora).
+        include: Globs on doc ids to include.
+        exclude: Globs on doc ids to exclude.
+        model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
+        retry_policies: Retry policy per error class (transient, missing, resource, parse, system).
+    """
     overrides = {
         "db": db,
         "table": table,
@@ -149,7 +164,7 @@ def ingest(
         "model": model,
     }
     settings = DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
-    return run_ingest(paths, settings, retry_failed, policies_from(retry_policies))
+    return run_ingest(paths, settings, retry_failed, retry_policies or RetryPolicies())
 
 
 def run_ingest(

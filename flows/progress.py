@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from docflow.summary import RunCounters
 
 LOG_EVERY_S = 5.0
+# Each artifact update is an API call the Prefect server has to serve on the same cores the
+# workers use; once a second is live enough for a person.
+ARTIFACT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Progress:
     artifact_id: object | None = None
     _work_started: float = field(default_factory=time.monotonic)
     _last_log: float = 0.0
+    _last_artifact: float = 0.0
 
     def start(self) -> None:
         try:
@@ -96,7 +100,9 @@ class Progress:
         )
 
     def update(self, force: bool = False) -> None:
-        if self.artifact_id is not None:
+        now = time.monotonic()
+        if self.artifact_id is not None and (force or now - self._last_artifact >= ARTIFACT_EVERY_S):
+            self._last_artifact = now
             try:
                 from prefect.artifacts import update_progress_artifact
 
@@ -107,7 +113,6 @@ class Progress:
             event = self.event()
             for listener in LISTENERS:
                 listener(event)
-        now = time.monotonic()
         if force or now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
             self.logger.info(self.line())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -108,7 +108,3 @@ def call_with_policy(
                 on_retry(error, attempt, wait)
             sleep(wait)
             attempt += 1
-
-
-def policies_from(overrides: Mapping[str, Mapping] | None) -> RetryPolicies:
-    return RetryPolicies.model_validate(dict(overrides or {}))
