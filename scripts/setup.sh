@@ -12,6 +12,14 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; then
     else sudo apt-get update -qq && sudo apt-get install -y -qq libmagic1 >/dev/null; fi
 fi
 
+# The UI tests drive Debian's chromium (no browser download); only the test command asks for it.
+if [ "${DOCFLOW_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing chromium for the UI tests" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi \
+        || echo "setup: chromium could not be installed; the UI tests will be skipped" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv" >&2
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
