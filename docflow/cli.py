@@ -1,7 +1,8 @@
 """The `docflow` command.
 
 Exit codes: 0 when a run finished (per-document failures are recorded, not fatal), 1 when it
-stopped on a system error, 2 for bad arguments, 130 when interrupted. With --json, stdout holds
+stopped on a system error, 2 for bad arguments, 3 when a sync's deletions were refused by the
+mass-deletion guard, 130 when interrupted. With --json, stdout holds
 only the JSON object; logs go to stderr."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import signal
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -21,22 +22,34 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", help="files, directories or globs")
+    _common(parser)
+    parser.add_argument("--address", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--workers", type=int, help="local Dask workers (default: one per core)")
+    parser.add_argument("--batch-size", type=int, help="documents per task run (default 16)")
+    parser.add_argument("--include", action="append", help="glob on doc ids to include")
+    parser.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
+    parser.add_argument("--model", help="embedding model: a local directory")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="json: one JSON object per log line on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docflow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="ingest documents (finished ones are skipped)")
-    ingest.add_argument("paths", nargs="+", help="files, directories or globs")
-    _common(ingest)
-    ingest.add_argument("--address", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    ingest.add_argument("--workers", type=int, help="local Dask workers (default: one per core)")
-    ingest.add_argument("--batch-size", type=int, help="documents per task run (default 16)")
+    _run_options(ingest)
     ingest.add_argument("--retry-failed", action="store_true", help="reprocess only failures")
-    ingest.add_argument("--include", action="append", help="glob on doc ids to include")
-    ingest.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
-    ingest.add_argument("--model", help="embedding model: a local directory")
-    ingest.add_argument("--log-format", choices=["text", "json"], default="text",
-                        help="json: one JSON object per log line on stderr")
+
+    sync = commands.add_parser("sync", help="add, update and delete to match the sources")
+    _run_options(sync)
+    sync.add_argument("--dry-run", action="store_true", help="only show what would change")
+    sync.add_argument("--allow-mass-delete", action="store_true",
+                      help="delete even when the mass-deletion guard would refuse")
+    sync.add_argument("--max-delete-fraction", type=float, default=0.2,
+                      help="largest share of indexed documents one sync may delete (default 0.2)")
 
     status = commands.add_parser("status", help="what is done, what failed and why")
     _common(status)
@@ -68,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {
         "ingest": _ingest,
+        "sync": _sync,
         "status": _status,
         "search": _search,
         "runs": _runs,
@@ -96,6 +110,23 @@ def _environment_from_args(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace, settings) -> int:
+    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed})
+
+
+def _sync(args: argparse.Namespace, settings) -> int:
+    return _run_flow(
+        args,
+        settings,
+        "sync",
+        {
+            "dry_run": args.dry_run,
+            "allow_mass_delete": args.allow_mass_delete,
+            "max_delete_fraction": args.max_delete_fraction,
+        },
+    )
+
+
+def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int:
     from docflow.server import ensure_api
 
     try:
@@ -108,50 +139,54 @@ def _ingest(args: argparse.Namespace, settings) -> int:
 
     interactive = is_interactive(args.json)
     configure_logging(args.json, args.log_format, interactive)
-
-    from flows.ingest import ingest
-    from tasks.discover import SourceError
-
-    for path in args.paths:
-        if not os.path.exists(path) and not set("*?[") & set(path):
-            print(f"docflow: source does not exist: {path}", file=sys.stderr)
-            return EXIT_USAGE
+    if kind == "ingest":
+        for path in args.paths:
+            if not os.path.exists(path) and not set("*?[") & set(path):
+                print(f"docflow: source does not exist: {path}", file=sys.stderr)
+                return EXIT_USAGE
+    if kind == "ingest":
+        from flows.ingest import ingest as flow_fn
+    else:
+        from flows.sync import sync as flow_fn
     try:
         with progress_bar(interactive):
-            state = ingest(
+            state = flow_fn(
                 paths=[os.path.abspath(p) for p in args.paths],
                 db=settings.db,
                 table=settings.table,
-                retry_failed=args.retry_failed,
                 batch_size=settings.batch_size,
                 include=args.include,
                 exclude=args.exclude,
                 model=settings.model,
                 return_state=True,
+                **extra,
             )
     except KeyboardInterrupt:
         print("docflow: interrupted; finished documents are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except SourceError as exc:
-        print(f"docflow: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, dict):
         print(f"docflow: run ended {state.type.value}: {state.message}", file=sys.stderr)
         return EXIT_FAILED
     _emit(args, summary, _summary_text(summary))
-    if summary["outcome"] == "cancelled":
+    return _exit_code(summary)
+
+
+def _exit_code(summary: dict) -> int:
+    outcome = summary["outcome"]
+    if outcome in ("completed", "dry-run"):
+        return EXIT_OK
+    if outcome == "cancelled":
         return EXIT_INTERRUPTED
-    if summary["outcome"] != "completed":
-        print(f"docflow: stopped: {summary['reason']}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    print(f"docflow: {outcome}: {summary['reason']}", file=sys.stderr)
+    return EXIT_GUARDED if outcome == "guarded" else EXIT_FAILED
 
 
 def _summary_text(summary: dict) -> str:
     failures = ", ".join(f"{k}={v}" for k, v in summary["failures_by_class"].items() if v)
     return (
         f"{summary['outcome']}: {summary['documents_processed']} processed, "
+        f"{summary['documents_deleted']} deleted, "
         f"{summary['documents_skipped']} skipped, {summary['documents_failed']} failed"
         f"{' (' + failures + ')' if failures else ''} of {summary['documents_total']}; "
         f"{summary['chunks_written']} chunks in {summary['elapsed_s']:.1f}s "

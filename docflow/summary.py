@@ -32,6 +32,8 @@ class RunCounters:
     documents_skipped: int = 0
     documents_failed: int = 0
     chunks_written: int = 0
+    documents_deleted: int = 0
+    chunks_deleted: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
     bytes_total: int = 0
@@ -43,6 +45,7 @@ class RunCounters:
         default_factory=lambda: Counter({"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
     )
     discover_s: float = 0.0
+    sync_diff: dict = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
     slowest: list[tuple[float, str]] = field(default_factory=list)
     worker_peak_rss: dict[str, int] = field(default_factory=dict)
@@ -130,6 +133,8 @@ class RunCounters:
             "documents_skipped": self.documents_skipped,
             "documents_failed": self.documents_failed,
             "chunks_written": self.chunks_written,
+            "documents_deleted": self.documents_deleted,
+            "chunks_deleted": self.chunks_deleted,
             "failures_by_class": dict(self.failures_by_class),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
@@ -142,6 +147,7 @@ class RunCounters:
             "worker_peak_rss_mb": {
                 w: round(b / 2**20, 1) for w, b in sorted(self.worker_peak_rss.items())
             },
+            "changes": dict(self.sync_diff),
             "outcome": self.outcome,
             "reason": self.reason,
         }

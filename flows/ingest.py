@@ -29,16 +29,18 @@ from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
 from flows.progress import LOG_EVERY_S, Progress
-from flows.report import publish
+from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, torch_threads_per_worker
 from tasks import checkpoint, ledger, store
 from tasks.chunk import ChunkSettings
-from tasks.discover import discover
+from tasks.diff import GuardVerdict, diff, mass_delete_guard
+from tasks.discover import Discovery, SourceError, discover
 from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
 from tasks.embed import resolve_model
 from tasks.errors import DocflowError, DocflowSystemError, classify
 from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
+from tasks.prune import prune
 from tasks.retry import RetryPolicies
 
 
@@ -71,18 +73,23 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
     return Pipeline(config, model_path, chunking)
 
 
-def open_target(settings: DocflowSettings, pipeline: Pipeline) -> tuple[Target, str]:
-    """Create the tables if needed and return the target with the chunk table's generation."""
+def open_target(
+    settings: DocflowSettings, pipeline: Pipeline, create: bool = True
+) -> tuple[Target, str]:
+    """Create the tables if needed and return the target with the chunk table's generation
+    ("" when `create` is off and there is no table yet: nothing is indexed)."""
+    target = Target(
+        db=settings.db,
+        table=settings.table,
+        checkpoint_dir=settings.checkpoint_dir
+        or checkpoint.default_checkpoint_dir(settings.db, settings.table),
+    )
     db = store.connect(settings.db)
+    if not create and store.open_table(db, settings.table) is None:
+        return target, ""
     dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
     with store.write_lock(settings.db):
         chunks = store.ensure_chunk_table(db, settings.table, dim, _pipeline_meta(pipeline))
-        target = Target(
-            db=settings.db,
-            table=settings.table,
-            checkpoint_dir=settings.checkpoint_dir
-            or checkpoint.default_checkpoint_dir(settings.db, settings.table),
-        )
         store.ensure_table(db, target.ledger_table, ledger.LEDGER_SCHEMA)
         store.ensure_table(db, target.runs_table, ledger.RUNS_SCHEMA)
     meta = store.table_metadata(chunks)
@@ -125,6 +132,19 @@ def select_work(
     return todo, [d for d in docs if d.doc_id not in chosen]
 
 
+def settings_for(db, table, batch_size, include, exclude, model) -> DocflowSettings:
+    """Flow parameters override DOCFLOW_* variables, which override defaults."""
+    overrides = {
+        "db": db,
+        "table": table,
+        "batch_size": batch_size,
+        "include": tuple(include) if include else None,
+        "exclude": tuple(exclude) if exclude else None,
+        "model": model,
+    }
+    return DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
 @flow(
     name="docflow-ingest",
     task_runner=build_task_runner(DocflowSettings()),
@@ -155,20 +175,25 @@ def ingest(
         model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
         retry_policies: Retry policy per error class (transient, missing, resource, parse, system).
     """
-    overrides = {
-        "db": db,
-        "table": table,
-        "batch_size": batch_size,
-        "include": tuple(include) if include else None,
-        "exclude": tuple(exclude) if exclude else None,
-        "model": model,
-    }
-    settings = DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = settings_for(db, table, batch_size, include, exclude, model)
     return run_ingest(paths, settings, retry_failed, retry_policies or RetryPolicies())
 
 
+@dataclass(frozen=True)
+class SyncOptions:
+    """Present when the run is an incremental sync: disappeared documents are deleted."""
+
+    dry_run: bool = False
+    allow_mass_delete: bool = False
+    max_delete_fraction: float = 0.2
+
+
 def run_ingest(
-    paths: Sequence[str], settings: DocflowSettings, retry_failed: bool, policies: RetryPolicies
+    paths: Sequence[str],
+    settings: DocflowSettings,
+    retry_failed: bool,
+    policies: RetryPolicies,
+    sync: SyncOptions | None = None,
 ):
     logger = get_run_logger()
     counters = RunCounters()
@@ -177,59 +202,119 @@ def run_ingest(
     target = None
     try:
         pipeline = build_pipeline(settings)
-        target, generation = open_target(settings, pipeline)
+        target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
-        found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
+        found, unreachable = _discover(paths, pipeline, settings, tolerate_missing=sync is not None)
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
-        _record_problems(target, found.problems, counters, run_id)
-
         results = checkpoint.open_store(target.checkpoint_dir)
-        done = checkpoint.finished(results, generation, docs)
-        failed_ids = ledger.failed_doc_ids(_open(target, target.ledger_table)) if retry_failed else set()
-        todo, skipped = select_work(docs, done, failed_ids, retry_failed)
-        counters.documents_skipped = len(skipped)
-        counters.cache_hits = len(done & {d.doc_id for d in skipped})
-        counters.cache_misses = len(todo)
-        counters.bytes_total = sum(d.size for d in todo)
-        logger.info(
-            "discovered %d documents (%d unreadable, %d ignored); %d to process, %d finished",
-            len(docs), len(found.problems), found.ignored, len(todo), len(skipped),
-        )
-        workers = settings.resolved_workers()
-        ctx = BatchContext(
-            target=target,
-            generation=generation,
-            model_path=pipeline.model_path,
-            device=settings.device,
-            embed_batch_size=settings.embed_batch_size,
-            chunking=pipeline.chunking,
-            policies=policies,
-            run_id=run_id,
-            torch_threads=torch_threads_per_worker(settings),
-            ignore_checkpoints=retry_failed,
-        )
-        progress = Progress(counters, logger, len(todo), counters.bytes_total)
-        progress.start()
-        batches = make_batches(todo, settings.batch_size, workers)
-        _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
-        if todo:
-            _compact(target)
-        counters.outcome = "completed"
+        done = checkpoint.finished(results, generation, docs) if generation else set()
+        if sync is not None:
+            todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
+        else:
+            failed_ids = ledger.failed_doc_ids(_open(target, target.ledger_table)) if retry_failed else set()
+            todo, skipped = select_work(docs, done, failed_ids, retry_failed)
+        if counters.outcome != "dry-run":
+            _record_problems(target, found.problems, counters, run_id)
+            counters.documents_skipped = len(skipped)
+            counters.cache_hits = len(done & {d.doc_id for d in skipped})
+            counters.cache_misses = len(todo)
+            counters.bytes_total = sum(d.size for d in todo)
+            logger.info(
+                "discovered %d documents (%d unreadable, %d ignored); %d to process, %d finished",
+                len(docs), len(found.problems), found.ignored, len(todo), len(skipped),
+            )
+            _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger)
+            if counters.outcome == "running":
+                counters.outcome = "completed"
     except KeyboardInterrupt:
         counters.outcome, counters.reason = "cancelled", "interrupted by the user"
+    except SourceError as exc:
+        counters.outcome, counters.reason = "failed", f"system error: bad sources: {exc}"
     except DocflowError as error:
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
         error = classify(exc, "flow")
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
-    _record_run(target, run_id, started_at, summary, logger)
-    publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings), logger)
+    if counters.outcome != "dry-run":
+        _record_run(target, run_id, started_at, summary, logger)
+    publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings, sync), logger)
     logger.info("summary: %s", summary)
+    return _final_state(counters, summary, logger)
+
+
+def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool):
+    """A sync treats a missing source root as an empty, unreachable listing (the mass-delete
+    guard then refuses to delete); an ingest treats it as a usage error."""
+    try:
+        found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
+        return found, False
+    except SourceError:
+        if not tolerate_missing:
+            raise
+        return Discovery((), (), 0), True
+
+
+def _sync_changes(target, generation, found, done, unreachable, sync: SyncOptions, counters, logger):
+    docs = list(found.documents)
+    ledger_table = store.open_table(store.connect(target.db), target.ledger_table)
+    known = ledger.fingerprints(ledger_table) if ledger_table is not None else {}
+    present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
+    changes = diff(docs, present, known, done)
+    verdict = mass_delete_guard(
+        changes,
+        sync.max_delete_fraction,
+        sync.allow_mass_delete,
+        source_empty=unreachable or not present,
+    )
+    if unreachable:
+        verdict = GuardVerdict(verdict.allowed and not changes.deleted, "the source is unreachable; nothing deleted")
+    logger.info("sync diff: %s%s", changes.counts(), "" if verdict.allowed else f"; {verdict.reason}")
+    publish_diff(changes, verdict, sync.dry_run, logger)
+    counters.sync_diff = changes.counts()
+    if sync.dry_run:
+        counters.outcome = "dry-run"
+        return [], []
+    if verdict.allowed:
+        counters.documents_deleted, counters.chunks_deleted = prune(target, generation, changes.deleted)
+    else:
+        counters.outcome, counters.reason = "guarded", verdict.reason
+    chosen = set(changes.added) | set(changes.updated)
+    return [d for d in docs if d.doc_id in chosen], [d for d in docs if d.doc_id not in chosen]
+
+
+def _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger):
+    workers = settings.resolved_workers()
+    ctx = BatchContext(
+        target=target,
+        generation=generation,
+        model_path=pipeline.model_path,
+        device=settings.device,
+        embed_batch_size=settings.embed_batch_size,
+        chunking=pipeline.chunking,
+        policies=policies,
+        run_id=run_id,
+        torch_threads=torch_threads_per_worker(settings),
+        ignore_checkpoints=retry_failed,
+    )
+    progress = Progress(counters, logger, len(todo), counters.bytes_total)
+    progress.start()
+    batches = make_batches(todo, settings.batch_size, workers)
+    _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
+    if todo or counters.documents_deleted:
+        _compact(target)
+
+
+def _final_state(counters: RunCounters, summary: dict, logger):
     if counters.outcome == "completed":
-        return Completed(message="ingest finished", data=summary)
+        return Completed(message="finished", data=summary)
+    if counters.outcome == "dry-run":
+        return Completed(name="DryRun", message="dry run: nothing changed", data=summary)
+    if counters.outcome == "guarded":
+        logger.warning("deletions refused: %s", counters.reason)
+        return Completed(name="DeletionGuarded", message=counters.reason, data=summary)
     if counters.outcome == "cancelled":
         return Cancelled(message=counters.reason, data=summary)
     logger.error("run stopped: %s (finished documents are kept; rerun to resume)", counters.reason)
@@ -313,8 +398,9 @@ def _record_run(target: Target | None, run_id: str, started_at, summary: dict, l
         logger.warning("could not record the run in %s: %s", target.runs_table, exc)
 
 
-def _command(paths: Sequence[str], settings: DocflowSettings) -> str:
-    return shlex.join(["docflow", "ingest", *paths, "--db", settings.db, "--table", settings.table])
+def _command(paths: Sequence[str], settings: DocflowSettings, sync: SyncOptions | None) -> str:
+    verb = "ingest" if sync is None else "sync"
+    return shlex.join(["docflow", verb, *paths, "--db", settings.db, "--table", settings.table])
 
 
 def _open(target: Target, name: str):

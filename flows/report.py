@@ -12,6 +12,8 @@ import logging
 SUMMARY_ARTIFACT_KEY = "docflow-ingest-summary"
 FAILURES_ARTIFACT_KEY = "docflow-ingest-failures"
 REPORT_ARTIFACT_KEY = "docflow-ingest-report"
+DIFF_ARTIFACT_KEY = "docflow-sync-diff"
+DIFF_ROWS_SHOWN = 1000
 
 
 def failure_rows(failures: list[dict]) -> list[dict]:
@@ -119,3 +121,45 @@ def publish(summary: dict, failures: list[dict], slowest, command: str, logger: 
         create_table_artifact(table=summary_rows(summary), key=SUMMARY_ARTIFACT_KEY, description="run summary")
     except Exception as exc:  # noqa: BLE001
         logger.warning("could not publish the run report: %s", exc)
+
+
+def render_diff(changes, verdict, dry_run: bool) -> str:
+    counts = changes.counts()
+    lines = [
+        f"# docflow sync {'dry run' if dry_run else 'diff'}",
+        "",
+        "| change | documents |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in counts.items()),
+        "",
+        f"**Deletions:** {'allowed' if verdict.allowed else 'refused: ' + verdict.reason}",
+    ]
+    if dry_run:
+        lines += ["", "Nothing was changed (dry run)."]
+    return "\n".join(lines) + "\n"
+
+
+def diff_rows(changes) -> list[dict]:
+    rows = [
+        {"change": kind, "doc_id": doc_id}
+        for kind in ("added", "updated", "deleted")
+        for doc_id in getattr(changes, kind)
+    ]
+    return rows[:DIFF_ROWS_SHOWN]
+
+
+def publish_diff(changes, verdict, dry_run: bool, logger: logging.Logger) -> None:
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    try:
+        create_markdown_artifact(
+            markdown=render_diff(changes, verdict, dry_run),
+            key=DIFF_ARTIFACT_KEY,
+            description="sync dry run" if dry_run else "sync diff",
+        )
+        rows = diff_rows(changes)
+        if rows:
+            create_table_artifact(table=rows, key=f"{DIFF_ARTIFACT_KEY}-documents",
+                                  description=f"first {len(rows)} changed documents")
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("could not publish the sync diff: %s", exc)

@@ -7,8 +7,11 @@ record metadata in separate key storage. Before submitting anything the flow ask
 which keys exist: a rerun over N finished documents costs one small file read per document,
 not a task run.
 
-The key covers the table generation (a dropped and recreated table forgets everything), the
-doc_id (two identical files are two documents) and the fingerprint (bytes + pipeline)."""
+The key is `<doc dir>/<fingerprint>`: the directory is derived from the table generation (a
+dropped and recreated table forgets everything) and the doc_id (two identical files are two
+documents). Before a document's chunks are replaced, its directory is emptied (`forget`), so a
+checkpoint of an older version can never survive the chunks it stood for: a file reverted to
+old bytes after a crash is redone, not skipped with newer chunks in the table."""
 
 from __future__ import annotations
 
@@ -20,9 +23,13 @@ from dataclasses import asdict
 from docflow.models import DocOutcome, DocRef
 
 
-def checkpoint_key(generation: str, doc: DocRef) -> str:
-    digest = hashlib.sha256(f"{generation}|{doc.doc_id}|{doc.fingerprint}".encode()).hexdigest()
+def doc_dir(generation: str, doc_id: str) -> str:
+    digest = hashlib.sha256(f"{generation}|{doc_id}".encode()).hexdigest()
     return f"{digest[:2]}/{digest}"
+
+
+def checkpoint_key(generation: str, doc: DocRef) -> str:
+    return f"{doc_dir(generation, doc.doc_id)}/{doc.fingerprint}"
 
 
 def default_checkpoint_dir(db: str, table: str) -> str:
@@ -61,6 +68,18 @@ def record(store, generation: str, doc: DocRef, outcome: DocOutcome, run_id: str
     if outcome.error_class is not None:
         payload["error_class"] = outcome.error_class.value
     store.write(obj=payload, key=checkpoint_key(generation, doc))
+
+
+def forget(checkpoint_dir: str, generation: str, doc_ids: Iterable[str]) -> None:
+    """Remove every checkpoint of these documents, whatever version it was for."""
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(checkpoint_dir)
+    for doc_id in doc_ids:
+        for sub in ("keys", "results"):
+            path = f"{root.rstrip('/')}/{sub}/{doc_dir(generation, doc_id)}"
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
 
 
 def read(store, generation: str, doc: DocRef) -> dict | None:

@@ -120,6 +120,12 @@ def read_all(table, columns: Sequence[str] | None = None) -> pa.Table:
     return table.to_arrow().select(list(columns)) if columns else table.to_arrow()
 
 
+def fingerprints(table) -> dict[str, str]:
+    """doc_id -> fingerprint of everything the index knows (done or failed)."""
+    rows = read_all(table, ["doc_id", "fingerprint"]).to_pylist()
+    return {r["doc_id"]: r["fingerprint"] for r in rows}
+
+
 def failed_doc_ids(table) -> set[str]:
     rows = read_all(table, ["doc_id", "status"]).to_pylist()
     return {r["doc_id"] for r in rows if r["status"] == DocStatus.FAILED.value}

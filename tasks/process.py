@@ -157,6 +157,9 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
     ]
 
     def commit() -> None:
+        # Old checkpoints go first: a crash after this leaves documents to redo, never a
+        # checkpoint that outlives the chunks it stood for.
+        checkpoint.forget(ctx.target.checkpoint_dir, ctx.generation, doc_ids)
         db = store.connect(ctx.target.db)
         table = db.open_table(ctx.target.table)
         rows = store.rows_for(payload, vectors, table.schema, ctx.run_id)

@@ -31,3 +31,15 @@ def test_a_torn_record_counts_as_not_finished(tmp_path):
     key_file = tmp_path / "keys" / checkpoint.checkpoint_key("g", a)
     key_file.write_bytes(key_file.read_bytes()[:10])  # what a kill -9 mid-write leaves
     assert checkpoint.finished(store, "g", [a]) == set()
+
+
+def test_forget_removes_every_version_of_a_document_only(tmp_path):
+    store = checkpoint.open_store(str(tmp_path))
+    v1, v2, other = doc("a.txt", "f1"), doc("a.txt", "f2"), doc("b.txt", "f1")
+    for d in (v1, v2, other):
+        checkpoint.record(store, "g", d, DocOutcome(d.doc_id, d.fingerprint, DocStatus.DONE), "r")
+    checkpoint.forget(str(tmp_path), "g", ["a.txt"])
+    assert checkpoint.finished(store, "g", [v1]) == set()
+    assert checkpoint.finished(store, "g", [v2]) == set()
+    assert checkpoint.finished(store, "g", [other]) == {"b.txt"}
+    checkpoint.forget(str(tmp_path), "g", ["never-recorded.txt"])

@@ -137,3 +137,6 @@ def test_a_changed_document_replaces_its_chunks_exactly(setup, tmp_path):
     mine = [r for r in table.to_arrow().to_pylist() if r["doc_id"] == fresh.doc_id]
     assert mine and all(r["fingerprint"] == fresh.fingerprint for r in mine)
     assert all("Rewritten" in r["text"] or "rewritten" in r["text"] for r in mine)
+    # The old version's checkpoint is gone: reverting the file's bytes redoes it.
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert checkpoint.finished(results, ctx.generation, [target_doc]) == set()

@@ -1,0 +1,56 @@
+"""The incremental sync flow: ingest new and changed documents, delete disappeared ones.
+
+It is the ingest flow's code path (same discovery, checkpoints, batches and ledger) plus a diff
+against the ledger, the mass-deletion guard and batched deletes, so a scheduled sync and a
+manual ingest can never disagree about what "done" means."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from docflow.settings import DocflowSettings
+from flows.ingest import SyncOptions, run_ingest, settings_for
+from flows.runner import build_task_runner
+from tasks.retry import RetryPolicies
+
+
+@flow(
+    name="docflow-sync",
+    task_runner=build_task_runner(DocflowSettings()),
+    persist_result=False,
+    validate_parameters=True,
+)
+def sync(
+    paths: Annotated[list[str], Field(min_length=1)],
+    db: str | None = None,
+    table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    max_delete_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2,
+    batch_size: Annotated[int | None, Field(ge=1, le=10_000)] = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    model: str | None = None,
+    retry_policies: RetryPolicies | None = None,
+):
+    """Bring a LanceDB table in step with its sources: add, update and delete documents.
+
+    Args:
+        paths: Source files, directories or globs (the same ones the table was built from).
+        db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
+        table: Chunk table name; the ledger is <table>_ledger.
+        dry_run: Only report (and record as an artifact) what would be added, updated, deleted.
+        allow_mass_delete: Delete even when the guard would refuse (empty source, large share).
+        max_delete_fraction: Largest share of indexed documents one sync may delete (default 0.2).
+        batch_size: Documents per task run (default 16).
+        include: Globs on doc ids to include.
+        exclude: Globs on doc ids to exclude.
+        model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
+        retry_policies: Retry policy per error class.
+    """
+    settings = settings_for(db, table, batch_size, include, exclude, model)
+    options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
+    return run_ingest(paths, settings, False, retry_policies or RetryPolicies(), options)

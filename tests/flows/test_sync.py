@@ -1,0 +1,77 @@
+"""Incremental sync end to end on real files, a real Prefect server, Dask and LanceDB."""
+
+import json
+import shutil
+
+import pytest
+
+from tests import docbuilders as b
+from tests.flows.test_ingest import assert_exact, ledger, table_rows
+
+pytestmark = pytest.mark.e2e
+
+
+def sync(cli, *args, expect=0):
+    result = cli("sync", *args, "--json")
+    assert result.returncode == expect, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_sync_adds_updates_deletes_exactly_and_is_idempotent(cli, tmp_path):
+    src, db = tmp_path / "src", tmp_path / "db"
+    paths = b.make_corpus(src, 10, kinds=("txt", "md"))
+    first = sync(cli, str(src), "--db", str(db))
+    assert first["documents_processed"] == 10 and first["documents_deleted"] == 0
+    assert_exact(db, {p.name for p in paths})
+
+    b.make_txt(src / "doc0000.txt", topic="Edited", n=1)  # update
+    (src / "doc0001.md").unlink()  # delete
+    b.make_html(src / "fresh.html", topic="Brand new")  # add
+    dry = sync(cli, str(src), "--db", str(db), "--dry-run")
+    assert dry["outcome"] == "dry-run"
+    assert dry["changes"] == {"added": 1, "updated": 1, "unchanged": 8, "deleted": 1, "indexed": 10}
+    before = sorted((r["chunk_id"], r["fingerprint"]) for r in table_rows(db))
+    assert sorted((r["chunk_id"], r["fingerprint"]) for r in table_rows(db)) == before
+    assert "doc0001.md" in ledger(db)  # dry run touched nothing
+
+    second = sync(cli, str(src), "--db", str(db))
+    assert (second["documents_processed"], second["documents_deleted"], second["documents_skipped"]) == (2, 1, 8)
+    deleted_chunks = [r for r in before if r[0].startswith("doc0001.md#")]
+    assert second["chunks_deleted"] == len(deleted_chunks) > 0
+    expected = {p.name for p in paths} - {"doc0001.md"} | {"fresh.html"}
+    rows = assert_exact(db, expected)
+    assert [r["text"] for r in rows if r["doc_id"] == "doc0000.txt"][0].startswith("Edited")
+    assert "doc0001.md" not in ledger(db)
+
+    third = sync(cli, str(src), "--db", str(db))
+    assert (third["documents_processed"], third["documents_deleted"], third["cache_misses"]) == (0, 0, 0)
+    assert third["documents_skipped"] == len(expected)
+
+    # A deleted file that comes back with the same bytes is ingested again, not skipped.
+    b.make_md(src / "doc0001.md", topic="Topic 1")
+    back = sync(cli, str(src), "--db", str(db))
+    assert back["documents_processed"] == 1
+    assert_exact(db, expected | {"doc0001.md"})
+
+
+def test_mass_deletion_guard_on_an_emptied_or_vanished_source(cli, tmp_path):
+    src, db = tmp_path / "src", tmp_path / "db"
+    paths = b.make_corpus(src, 5)
+    sync(cli, str(src), "--db", str(db))
+    for p in paths:
+        p.unlink()
+    guarded = sync(cli, str(src), "--db", str(db), expect=3)
+    assert guarded["outcome"] == "guarded" and "source is empty" in guarded["reason"]
+    assert guarded["documents_deleted"] == 0
+    assert_exact(db, {p.name for p in paths})
+
+    shutil.rmtree(src)
+    vanished = sync(cli, str(src), "--db", str(db), expect=3)
+    assert "unreachable" in vanished["reason"]
+    assert_exact(db, {p.name for p in paths})
+
+    src.mkdir()
+    b.make_txt(src / "doc0000.txt", topic="Topic 0")
+    forced = sync(cli, str(src), "--db", str(db), "--allow-mass-delete")
+    assert forced["outcome"] == "completed" and forced["documents_deleted"] == 4
+    assert_exact(db, {"doc0000.txt"})
