@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 
+from docflow import cli_deploy
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -51,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--max-delete-fraction", type=float, default=0.2,
                       help="largest share of indexed documents one sync may delete (default 0.2)")
 
+    export = commands.add_parser("export", help="write a versioned snapshot of the table")
+    export.add_argument("--out", required=True, help="directory to write (resumes if interrupted)")
+    _common(export)
+    export.add_argument("--format", choices=["parquet", "jsonl"], default="parquet")
+    export.add_argument("--version", type=int, help="table version (default: current at start)")
+    export.add_argument("--with-reports", action="store_true", help="also the ledger and run history")
+    export.add_argument("--part-rows", type=int, default=10_000, help="rows per part file")
+
+    exports = commands.add_parser("exports", help="export history")
+    _common(exports)
+
+    importer = commands.add_parser("import", help="load a snapshot into a table")
+    importer.add_argument("snapshot", help="directory written by docflow export")
+    _common(importer)
+    importer.add_argument("--force", action="store_true", help="import despite a model mismatch")
+
     status = commands.add_parser("status", help="what is done, what failed and why")
     _common(status)
     status.add_argument("--failed", action="store_true", help="list every failed document")
@@ -66,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="the docflow-managed local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])
+    cli_deploy.add_parsers(commands)
     return parser
 
 
@@ -82,10 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "ingest": _ingest,
         "sync": _sync,
+        "export": _export,
+        "exports": _exports,
+        "import": _import,
         "status": _status,
         "search": _search,
         "runs": _runs,
         "server": _server,
+        "deploy": cli_deploy.deploy,
+        "trigger": cli_deploy.trigger,
     }
     return handler[args.command](args, settings)
 
@@ -170,6 +194,66 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
         return EXIT_FAILED
     _emit(args, summary, _summary_text(summary))
     return _exit_code(summary)
+
+
+def _export(args: argparse.Namespace, settings) -> int:
+    from docflow.server import ensure_api
+
+    ensure_api(settings.home)
+    from docflow.terminal import configure_logging, is_interactive, progress_bar
+
+    interactive = is_interactive(args.json)
+    configure_logging(args.json, "text", interactive)
+    from flows.export import export
+
+    with progress_bar(interactive):
+        state = export(
+            out=os.path.abspath(args.out),
+            db=settings.db,
+            table=settings.table,
+            format=args.format,
+            version=args.version,
+            with_reports=args.with_reports,
+            part_rows=args.part_rows,
+            return_state=True,
+        )
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        print(f"docflow: export failed: {summary}", file=sys.stderr)
+        return EXIT_FAILED
+    _emit(args, summary, (
+        f"exported {summary['rows']} rows of {summary['table']} v{summary['version']} to "
+        f"{summary['out_dir']} ({summary['parts_written']} parts written, "
+        f"{summary['parts_reused']} reused) in {summary['elapsed_s']:.1f}s"
+    ))
+    return EXIT_OK
+
+
+def _exports(args: argparse.Namespace, settings) -> int:
+    from tasks.export import export_history
+
+    rows = export_history(settings.db, settings.table)
+    text = "\n".join(
+        f"{r['started_at']:%Y-%m-%d %H:%M:%S}  v{r['version']:<5} {r['rows']:>8} rows "
+        f"{r['format']:<8} {r['duration_s']:>7.1f}s  {r['out_dir']}"
+        for r in rows
+    )
+    _emit(args, {"exports": rows}, text or "no exports yet")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, settings) -> int:
+    from tasks.errors import DocflowError
+    from tasks.export import import_snapshot
+
+    try:
+        rows = import_snapshot(args.snapshot, settings.db, settings.table, force=args.force)
+    except DocflowError as exc:
+        print(f"docflow: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    _emit(args, {"rows": rows, "table": settings.table, "db": settings.db},
+          f"imported {rows} rows into {settings.table} in {settings.db}")
+    return EXIT_OK
 
 
 def _exit_code(summary: dict) -> int:

@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
+from blocks.resolve import BlockName, resolve
 from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
@@ -152,7 +153,7 @@ def settings_for(db, table, batch_size, include, exclude, model) -> DocflowSetti
     validate_parameters=True,
 )
 def ingest(
-    paths: Annotated[list[str], Field(min_length=1)],
+    paths: Annotated[list[str], Field(min_length=1)] | None = None,
     db: str | None = None,
     table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
     retry_failed: bool = False,
@@ -160,9 +161,14 @@ def ingest(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     model: str | None = None,
-    retry_policies: RetryPolicies | None = None,
+    retry_policies: RetryPolicies | BlockName | None = None,
+    source: BlockName | None = None,
+    target: BlockName | None = None,
+    embedder: BlockName | None = None,
 ):
     """Ingest documents under `paths` into a LanceDB table; finished documents are skipped.
+
+    Block names and plain values mix; a plain value that is given wins over the block's.
 
     Args:
         paths: Files, directories or globs to ingest (directories are walked recursively).
@@ -173,10 +179,18 @@ def ingest(
         include: Globs on doc ids to include.
         exclude: Globs on doc ids to exclude.
         model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
-        retry_policies: Retry policy per error class (transient, missing, resource, parse, system).
+        retry_policies: Retry policy per error class (transient, missing, resource, parse,
+            system), or the name of a docflow retry policies block.
+        source: Name of a docflow document source block (roots, include, exclude).
+        target: Name of a docflow LanceDB target block (URI, table).
+        embedder: Name of a docflow embedder block (model, device, batch size).
     """
-    settings = settings_for(db, table, batch_size, include, exclude, model)
-    return run_ingest(paths, settings, retry_failed, retry_policies or RetryPolicies())
+    inputs = resolve(
+        paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
+        retry_policies=retry_policies, source=source, target=target, embedder=embedder,
+    )
+    settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
+    return run_ingest(inputs.paths, inputs.with_embedder(settings), retry_failed, inputs.retry_policies)
 
 
 @dataclass(frozen=True)
