@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(importer)
     importer.add_argument("--force", action="store_true", help="import despite a model mismatch")
 
+    verify = commands.add_parser("verify", help="reconcile ledger, table, checkpoints (and source)")
+    _common(verify)
+    verify.add_argument("--source", nargs="+", metavar="PATH", help="also compare with the source")
+    verify.add_argument("--repair", action="store_true", help="re-queue inconsistent documents")
+
     status = commands.add_parser("status", help="what is done, what failed and why")
     _common(status)
     status.add_argument("--failed", action="store_true", help="list every failed document")
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": _export,
         "exports": _exports,
         "import": _import,
+        "verify": _verify,
         "status": _status,
         "search": _search,
         "runs": _runs,
@@ -254,6 +260,39 @@ def _import(args: argparse.Namespace, settings) -> int:
     _emit(args, {"rows": rows, "table": settings.table, "db": settings.db},
           f"imported {rows} rows into {settings.table} in {settings.db}")
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, settings) -> int:
+    from flows.ingest import build_pipeline
+    from tasks import checkpoint, store
+    from tasks.discover import discover
+    from tasks.verify import repair, verify
+
+    table = store.open_table(store.connect(settings.db), settings.table)
+    if table is None:
+        print(f"docflow: no table {settings.table!r} in {settings.db}", file=sys.stderr)
+        return EXIT_FAILED
+    generation = store.table_metadata(table).get("generation", "")
+    from docflow.models import Target
+
+    target = Target(settings.db, settings.table, settings.checkpoint_dir
+                    or checkpoint.default_checkpoint_dir(settings.db, settings.table))
+    source = None
+    if args.source:
+        fingerprint = build_pipeline(settings).config.fingerprint()
+        source = discover(args.source, fingerprint, settings.include, settings.exclude).documents
+    report = verify(target, generation, source)
+    payload = report.as_dict()
+    if args.repair:
+        payload["requeued"] = repair(target, generation, report)
+    lines = [f"{'consistent' if report.consistent else 'INCONSISTENT'}: {report.documents} documents, "
+             f"{report.chunks} chunks"]
+    lines += [f"  {kind}: {n} e.g. {', '.join(payload['examples'][kind][:3])}"
+              for kind, n in payload["counts"].items() if n]
+    if args.repair:
+        lines.append(f"re-queued {len(payload['requeued'])} documents; run docflow ingest (or sync) to rebuild them")
+    _emit(args, payload, "\n".join(lines))
+    return EXIT_OK if report.consistent else EXIT_FAILED
 
 
 def _exit_code(summary: dict) -> int:

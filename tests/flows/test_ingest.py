@@ -136,3 +136,8 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
     # Everything the ledger had as done when killed was skipped, not redone.
     assert summary["cache_hits"] >= len(killed_at)
     assert_exact(db, {p.name for p in docs})
+    from tests.conftest import run_cli
+
+    check = run_cli("verify", "--db", str(db), "--source", str(src), "--json")
+    assert check.returncode == 0, check.stdout[-2000:]
+    assert json.loads(check.stdout)["consistent"]

@@ -1,0 +1,111 @@
+"""Crash runner: SIGKILL ingest and sync runs at random (seeded) moments, rerun, reconcile.
+
+Each round changes some documents (new bytes, new files, deletions), starts `docflow sync` or
+`docflow ingest` in its own process group, kills the whole group (flow process and Dask
+workers) after a random delay, reruns the same command to completion, and checks with
+`docflow verify --source` that the table is exact. It prints one line per kill and the tally:
+kills, lost, duplicated, stale, redone (documents finished before the kill and processed again).
+
+    .venv/bin/python benchmarks/kills.py --kills 20 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docflow  # noqa: E402,F401
+
+from tests.docbuilders import make_corpus, make_md, make_txt  # noqa: E402
+
+CLI = [sys.executable, "-m", "docflow.cli"]
+
+
+def ledger_rows(db: Path) -> dict[str, dict]:
+    from tasks import store
+
+    table = store.open_table(store.connect(str(db)), "chunks_ledger")
+    return {r["doc_id"]: r for r in table.to_arrow().to_pylist()} if table is not None else {}
+
+
+def mutate(source: Path, rng: random.Random, round_no: int) -> None:
+    files = sorted(p for p in source.iterdir() if p.is_file())
+    for path in rng.sample(files, k=min(len(files), 4)):
+        make_txt(path, topic=f"Round {round_no} rewrite of {path.stem}", n=rng.randint(1, 4))
+    for i in range(rng.randint(1, 5)):
+        make_md(source / f"new-{round_no}-{i}.md", topic=f"Round {round_no} new {i}")
+    victims = [p for p in files if p.name.startswith("new-")]
+    for path in rng.sample(victims, k=min(len(victims), 2)):
+        path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--docs", type=int, default=60)
+    parser.add_argument("--max-delay", type=float, default=25.0, help="latest kill, seconds after start")
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="docflow-kills-"))
+    os.environ.setdefault("DOCFLOW_HOME", str(Path.home() / ".docflow"))
+    from docflow.server import ensure_api
+
+    ensure_api(Path(os.environ["DOCFLOW_HOME"]))
+    source, db = work / "src", work / "db"
+    make_corpus(source, args.docs)
+    tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "redone": 0, "inconsistent_rounds": 0}
+    for round_no in range(1, args.kills + 1):
+        mutate(source, rng, round_no)
+        verb = rng.choice(["sync", "ingest"])
+        command = [*CLI, verb, str(source), "--db", str(db), "--batch-size", "2", "--json"]
+        if verb == "sync":
+            command.append("--allow-mass-delete")
+        delay = rng.uniform(1.0, args.max_delay)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        time.sleep(delay)
+        finished_first = process.poll() is not None
+        if not finished_first:
+            os.killpg(process.pid, signal.SIGKILL)
+            tally["kills"] += 1
+        process.wait()
+        before = {d: r for d, r in ledger_rows(db).items() if r["status"] == "done"}
+        rerun = subprocess.run([*CLI, "sync", str(source), "--db", str(db), "--json", "--allow-mass-delete"],
+                               capture_output=True, text=True)
+        summary = json.loads(rerun.stdout)
+        after = ledger_rows(db)
+        redone = sum(1 for d, r in before.items()
+                     if d in after and after[d]["fingerprint"] == r["fingerprint"] and after[d]["run_id"] != r["run_id"])
+        check = subprocess.run([*CLI, "verify", "--db", str(db), "--source", str(source), "--json"],
+                               capture_output=True, text=True)
+        report = json.loads(check.stdout)
+        counts = report["counts"]
+        lost = counts.get("in_source_not_ingested", 0) + counts.get("done_without_chunks", 0) + counts.get("missing_chunks", 0)
+        stale = counts.get("stale_chunks", 0) + counts.get("changed_in_source", 0) + counts.get("deleted_from_source", 0) + counts.get("chunks_without_ledger_row", 0)
+        tally["lost"] += lost
+        tally["duplicated"] += counts.get("duplicate_chunks", 0)
+        tally["stale"] += stale
+        tally["redone"] += redone
+        tally["inconsistent_rounds"] += 0 if report["consistent"] else 1
+        print(f"round {round_no:2d}: {verb:6s} {'killed' if not finished_first else 'finished'} at "
+              f"{delay:5.1f}s; rerun processed {summary['documents_processed']}, deleted "
+              f"{summary['documents_deleted']}; verify {'ok' if report['consistent'] else counts}; redone {redone}",
+              flush=True)
+    print("tally:", json.dumps(tally))
+
+
+if __name__ == "__main__":
+    main()
