@@ -22,6 +22,7 @@ from typing import Annotated
 
 from pydantic import Field
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
@@ -31,7 +32,7 @@ from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
 from flows.progress import LOG_EVERY_S, Progress
 from flows.report import publish, publish_diff
-from flows.runner import build_task_runner, torch_threads_per_worker
+from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker
 from tasks import checkpoint, ledger, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
@@ -240,6 +241,8 @@ def run_ingest(
                 len(docs), len(found.problems), found.ignored, len(todo), len(skipped),
             )
             _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger)
+            if todo or counters.documents_deleted:
+                _compact(target)
             if counters.outcome == "running":
                 counters.outcome = "completed"
     except KeyboardInterrupt:
@@ -300,7 +303,15 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
 
 
 def _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger):
+    progress = Progress(counters, logger, len(todo), counters.bytes_total)
+    progress.start()
+    if not todo:
+        return  # no cluster is started for a run with nothing to do
     workers = settings.resolved_workers()
+    if settings.address:
+        client = FlowRunContext.get().task_runner.client
+        ensure_workers_see(client, [target.db, target.checkpoint_dir])
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
     ctx = BatchContext(
         target=target,
         generation=generation,
@@ -313,12 +324,8 @@ def _process(todo, target, generation, pipeline, settings, policies, run_id, ret
         torch_threads=torch_threads_per_worker(settings),
         ignore_checkpoints=retry_failed,
     )
-    progress = Progress(counters, logger, len(todo), counters.bytes_total)
-    progress.start()
     batches = make_batches(todo, settings.batch_size, workers)
     _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
-    if todo or counters.documents_deleted:
-        _compact(target)
 
 
 def _final_state(counters: RunCounters, summary: dict, logger):

@@ -6,9 +6,14 @@ an address is given."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Sequence
+
 from prefect_dask import DaskTaskRunner
 
 from docflow.settings import DocflowSettings
+from tasks.errors import DocflowSystemError
 
 
 def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
@@ -28,6 +33,42 @@ def torch_threads_per_worker(settings: DocflowSettings) -> int:
     """0 leaves a remote worker's default alone: we do not know its core count."""
     if settings.address:
         return 0
-    import os
-
     return max(1, (os.cpu_count() or 1) // settings.resolved_workers())
+
+
+def _sees(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def ensure_workers_see(client, paths: Sequence[str]) -> None:
+    """On an existing cluster, workers may run on other hosts: a local LanceDB directory or
+    checkpoint directory there would be a different, empty directory, and every run would
+    silently redo (or lose) work. A probe file written here must be visible on every worker,
+    so a path on a shared mount passes and a purely local one is refused."""
+    local = [p for p in paths if "://" not in p or p.startswith("file://")]
+    probes = []
+    try:
+        for path in local:
+            directory = path.removeprefix("file://")
+            os.makedirs(directory, exist_ok=True)
+            probe = os.path.join(directory, f".docflow-probe-{uuid.uuid4().hex}")
+            with open(probe, "w"):
+                pass
+            probes.append((path, probe))
+        blind = []
+        for path, probe in probes:
+            seen = client.run(_sees, probe)
+            blind += [f"{worker} cannot see {path}" for worker, ok in sorted(seen.items()) if not ok]
+    finally:
+        for _, probe in probes:
+            try:
+                os.remove(probe)
+            except OSError:
+                pass
+    if blind:
+        raise DocflowSystemError(
+            "storage is not shared with the Dask workers (" + "; ".join(blind) + "). Put the "
+            "LanceDB URI and the checkpoint directory on storage every worker sees: a shared "
+            "mount, or an object store URL such as s3://bucket/path",
+            stage="config",
+        )

@@ -1,0 +1,132 @@
+"""The same ingest on an existing Dask cluster: a real `dask scheduler` and two `dask worker`
+processes on loopback, each in its own working directory, and a real Prefect server."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import docbuilders as b
+from tests.flows.test_ingest import assert_exact, ledger
+
+pytestmark = pytest.mark.e2e
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(prefect_api, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning"}
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = []
+
+    def start(args, cwd: Path):
+        cwd.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=open(cwd / "log.txt", "wb"), start_new_session=True)
+        processes.append(process)
+        return process
+
+    start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+           "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler")
+    address = wait_for(lambda: scheduler_file.exists() and json.loads(scheduler_file.read_text() or "{}").get("address"),
+                       60, "the scheduler")
+    workers = [
+        start([DASK, "worker", address, "--nthreads", "1", "--name", name, "--no-dashboard",
+               "--local-directory", str(tmp_path / name / "scratch")], tmp_path / name)
+        for name in ("w1", "w2")
+    ]
+    from distributed import Client
+
+    with Client(address) as client:
+        client.wait_for_workers(2, timeout=60)
+    try:
+        yield address, workers
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_ingest_by_address_survives_a_killed_worker_and_reruns_skip(cluster, tmp_path):
+    address, workers = cluster
+    src, db = tmp_path / "src", tmp_path / "db"
+    docs = b.make_corpus(src, 40)
+    command = [sys.executable, "-m", "docflow.cli", "ingest", str(src), "--db", str(db),
+               "--address", address, "--batch-size", "2", "--json"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    wait_for(lambda: run.poll() is not None or sum(e["status"] == "done" for e in ledger(db).values()) >= 4,
+             300, "the first documents")
+    assert run.poll() is None, "the run finished before a worker could be killed"
+    os.killpg(workers[0].pid, signal.SIGKILL)
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    assert summary["documents_processed"] + summary["documents_skipped"] == 40
+    assert summary["documents_failed"] == 0
+    assert_exact(db, {p.name for p in docs})
+
+    again = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads(again.stdout)
+    assert (rerun["documents_processed"], rerun["documents_skipped"]) == (0, 40)
+
+
+def test_a_local_path_the_workers_cannot_see_is_refused(prefect_api, tmp_path):
+    """A worker in its own mount namespace with a tmpfs over the test directory sees an empty
+    directory where the flow's LanceDB is: what a purely local path on another host looks like."""
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("mount namespaces are not available here (unshare -m failed)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    shared = tmp_path / "shared"
+    (shared / "src").mkdir(parents=True)
+    b.make_corpus(shared / "src", 2)
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(scheduler_file)], env=env, start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        address = wait_for(lambda: scheduler_file.exists() and json.loads(scheduler_file.read_text() or "{}").get("address"),
+                           60, "the scheduler")
+        worker = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {shared} && exec {DASK} worker {address} "
+             f"--nthreads 1 --no-dashboard --local-directory {tmp_path / 'scratch'}"],
+            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from distributed import Client
+
+        with Client(address) as client:
+            client.wait_for_workers(1, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "docflow.cli", "ingest", str(shared / "src"), "--db", str(shared / "db"),
+             "--address", address, "--json"],
+            capture_output=True, text=True, env=dict(os.environ), timeout=300,
+        )
+        assert result.returncode == 1
+        summary = json.loads(result.stdout)
+        assert "not shared with the Dask workers" in summary["reason"] and "cannot see" in summary["reason"]
+        assert summary["documents_processed"] == 0
+    finally:
+        for process in (worker, scheduler):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=20)
