@@ -23,6 +23,7 @@ from typing import Annotated
 from pydantic import Field
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
+from prefect.exceptions import TerminationSignal
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
@@ -30,7 +31,8 @@ from blocks.resolve import BlockName, resolve
 from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
-from flows.progress import LOG_EVERY_S, Progress
+from flows.interrupt import Interrupted, cooperative_interrupts
+from flows.progress import Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker
 from tasks import checkpoint, ledger, store
@@ -245,7 +247,9 @@ def run_ingest(
                 _compact(target)
             if counters.outcome == "running":
                 counters.outcome = "completed"
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt, TerminationSignal):
+        # Ctrl-C or SIGTERM: submission stopped, in-flight batches cancelled, finished work
+        # kept; the run reports and ends Cancelled.
         counters.outcome, counters.reason = "cancelled", "interrupted by the user"
     except SourceError as exc:
         counters.outcome, counters.reason = "failed", f"system error: bad sources: {exc}"
@@ -342,45 +346,57 @@ def _final_state(counters: RunCounters, summary: dict, logger):
     return Failed(message=counters.reason, data=summary)
 
 
+WAIT_SLICE_S = 0.5  # how quickly the loop notices an interrupt
+
+
 def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, progress) -> None:
     pending = deque((batch, 1) for batch in batches)
     in_flight: dict = {}
     stop: DocflowError | None = None
-    try:
-        while pending or in_flight:
-            while pending and stop is None and len(in_flight) < max_in_flight:
-                batch, attempt = pending.popleft()
-                in_flight[process_batch_task.submit(batch, ctx)] = (batch, attempt)
-            if not in_flight:
-                break
-            try:
-                future = next(as_completed(list(in_flight), timeout=LOG_EVERY_S))
-            except TimeoutError:
-                progress.update()  # a log line every few seconds even while batches are long
-                continue
-            batch, attempt = in_flight.pop(future)
-            try:
-                progress.counters.add_batch(future.result())
-            except Exception as exc:  # noqa: BLE001 - classified just below
-                error = classify(exc, "batch")
-                policy = policies.for_class(error.error_class)
-                if error.error_class is ErrorClass.SYSTEM or policy.stop_run:
-                    stop = stop or error
-                elif attempt <= policy.retries:
-                    progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
-                    pending.append((batch, attempt + 1))
-                else:
-                    for doc in batch:
-                        progress.counters.add_failure(
-                            doc.doc_id, error.error_class, error.message, attempt, "batch"
-                        )
-            progress.update()
-    except KeyboardInterrupt:
-        _cancel(in_flight)
-        raise
+    with cooperative_interrupts() as interrupted:
+        try:
+            while pending or in_flight:
+                if interrupted.is_set():
+                    raise Interrupted
+                while pending and stop is None and len(in_flight) < max_in_flight:
+                    batch, attempt = pending.popleft()
+                    in_flight[process_batch_task.submit(batch, ctx)] = (batch, attempt)
+                if not in_flight:
+                    break
+                try:
+                    future = next(as_completed(list(in_flight), timeout=WAIT_SLICE_S))
+                except TimeoutError:
+                    progress.update()  # log lines keep coming while batches are long
+                    continue
+                batch, attempt = in_flight.pop(future)
+                stop = _settle(future, batch, attempt, policies, progress, pending) or stop
+                progress.update()
+        except (Interrupted, KeyboardInterrupt, TerminationSignal):
+            _cancel(in_flight)
+            raise
     progress.update(force=True)
     if stop is not None:
         raise stop
+
+
+def _settle(future, batch, attempt: int, policies: RetryPolicies, progress, pending) -> DocflowError | None:
+    """Count a finished batch, or apply its failure's policy; a system error is returned so
+    the loop stops submitting and lets the batches in flight finish."""
+    try:
+        progress.counters.add_batch(future.result())
+        return None
+    except Exception as exc:  # noqa: BLE001 - classified just below
+        error = classify(exc, "batch")
+    policy = policies.for_class(error.error_class)
+    if error.error_class is ErrorClass.SYSTEM or policy.stop_run:
+        return error
+    if attempt <= policy.retries:
+        progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
+        pending.append((batch, attempt + 1))
+    else:
+        for doc in batch:
+            progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, "batch")
+    return None
 
 
 def _cancel(in_flight: dict) -> None:

@@ -1,0 +1,89 @@
+"""Turn a flow run's block names into plain values.
+
+A flow takes plain values and block names side by side (the UI form offers both); a plain value
+that is given wins over the same setting in a block, so one run can reuse a saved target with
+another table. Blocks are loaded in the flow run, not when the deployment is created, so editing
+a block in the UI changes the next run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
+
+from blocks.config import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from docflow.settings import DocflowSettings
+from tasks.retry import RetryPolicies
+
+# Prefect's rule for block document names, checked when the run is created.
+BlockName = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=128)]
+
+
+@dataclass(frozen=True)
+class FlowInputs:
+    """What the run uses: the caller's plain values, completed from the named blocks."""
+
+    paths: list[str]
+    db: str | None
+    table: str | None
+    include: list[str] | None
+    exclude: list[str] | None
+    model: str | None
+    retry_policies: RetryPolicies
+    device: str | None = None
+    embed_batch_size: int | None = None
+
+    def with_embedder(self, settings: DocflowSettings) -> DocflowSettings:
+        """The embedder block's device and batch size have no flow parameter of their own."""
+        update = {"device": self.device, "embed_batch_size": self.embed_batch_size}
+        update = {k: v for k, v in update.items() if v is not None}
+        return settings.model_copy(update=update) if update else settings
+
+
+def resolve(
+    *,
+    paths: list[str] | None,
+    db: str | None,
+    table: str | None,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    model: str | None,
+    retry_policies: RetryPolicies | str | None,
+    source: str | None,
+    target: str | None,
+    embedder: str | None,
+) -> FlowInputs:
+    src = DocumentSource.load(source) if source else None
+    tgt = LanceDBTarget.load(target) if target else None
+    emb = Embedder.load(embedder) if embedder else None
+    if tgt is not None and tgt.storage_options.get_secret_value():
+        # tasks.store.connect opens a database by URI only: dropping the options would connect
+        # without the credentials the user saved, so refuse instead.
+        raise ValueError(
+            f"LanceDB target block {target!r} has storage options, which the ingest pipeline "
+            "cannot pass to LanceDB yet; give the worker the object store's environment "
+            "variables (e.g. AWS_ACCESS_KEY_ID) and leave storage_options empty"
+        )
+    chosen_paths = paths or (src.roots if src else None)
+    if not chosen_paths:
+        raise ValueError("no documents to ingest: pass paths or the name of a document source block")
+    if isinstance(retry_policies, str):
+        policies = RetryPoliciesBlock.load(retry_policies).policies
+    else:
+        policies = retry_policies or RetryPolicies()
+    return FlowInputs(
+        paths=list(chosen_paths),
+        db=db or _field(tgt, "uri"),
+        table=table or _field(tgt, "table"),
+        include=include or _field(src, "include"),
+        exclude=exclude or _field(src, "exclude"),
+        model=model or _field(emb, "model"),
+        retry_policies=policies,
+        device=_field(emb, "device"),
+        embed_batch_size=_field(emb, "batch_size"),
+    )
+
+
+def _field(block: object | None, name: str):
+    return getattr(block, name) if block is not None else None
