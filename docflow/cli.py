@@ -174,6 +174,8 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
             if not os.path.exists(path) and not set("*?[") & set(path):
                 print(f"docflow: source does not exist: {path}", file=sys.stderr)
                 return EXIT_USAGE
+    from flows.ingest import summary_of
+
     if kind == "ingest":
         from flows.ingest import ingest as flow_fn
     else:
@@ -194,8 +196,8 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     except KeyboardInterrupt:
         print("docflow: interrupted; finished documents are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
+    summary = summary_of(state)
+    if summary is None:
         print(f"docflow: run ended {state.type.value}: {state.message}", file=sys.stderr)
         return EXIT_FAILED
     _emit(args, summary, _summary_text(summary))

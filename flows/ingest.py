@@ -327,9 +327,30 @@ def _process(todo, target, generation, pipeline, settings, policies, run_id, ret
         run_id=run_id,
         torch_threads=torch_threads_per_worker(settings),
         ignore_checkpoints=retry_failed,
+        parse_timeout_s=settings.parse_timeout_s, parse_memory_mb=settings.parse_memory_mb,
     )
     batches = make_batches(todo, settings.batch_size, workers)
     _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
+
+
+class RunStopped(Exception):
+    """The data of a Failed or Cancelled run: Prefect resolves such a state's data into an
+    exception, so the summary travels inside one (`.summary`) instead of as a bare dict."""
+
+    def __init__(self, reason: str, summary: dict) -> None:
+        super().__init__(reason, summary)
+        self.reason = reason
+        self.summary = summary
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def summary_of(state) -> dict | None:
+    data = state.result(raise_on_failure=False)
+    if isinstance(data, RunStopped):
+        return data.summary
+    return data if isinstance(data, dict) else None
 
 
 def _final_state(counters: RunCounters, summary: dict, logger):
@@ -341,9 +362,9 @@ def _final_state(counters: RunCounters, summary: dict, logger):
         logger.warning("deletions refused: %s", counters.reason)
         return Completed(name="DeletionGuarded", message=counters.reason, data=summary)
     if counters.outcome == "cancelled":
-        return Cancelled(message=counters.reason, data=summary)
+        return Cancelled(message=counters.reason, data=RunStopped(counters.reason, summary))
     logger.error("run stopped: %s (finished documents are kept; rerun to resume)", counters.reason)
-    return Failed(message=counters.reason, data=summary)
+    return Failed(message=counters.reason, data=RunStopped(counters.reason, summary))
 
 
 WAIT_SLICE_S = 0.5  # how quickly the loop notices an interrupt

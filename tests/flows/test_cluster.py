@@ -30,7 +30,10 @@ def wait_for(predicate, timeout: float, what: str):
 
 @pytest.fixture
 def cluster(prefect_api, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning"}
+    # allowed-failures 0: a task whose worker dies fails at once with KilledWorker instead of
+    # being retried silently by Dask, so the flow's `resource` policy is what recovers it.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning",
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
     scheduler_file = tmp_path / "scheduler.json"
     processes = []
 
@@ -80,6 +83,7 @@ def test_ingest_by_address_survives_a_killed_worker_and_reruns_skip(cluster, tmp
     os.killpg(workers[0].pid, signal.SIGKILL)
     out, err = run.communicate(timeout=600)
     assert run.returncode == 0, err[-3000:]
+    assert "batch failed (resource), resubmitting" in err  # KilledWorker -> resource policy
     summary = json.loads(out)
     assert summary["documents_processed"] + summary["documents_skipped"] == 40
     assert summary["documents_failed"] == 0

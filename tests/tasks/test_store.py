@@ -70,3 +70,41 @@ def test_compaction_keeps_every_row(tmp_path):
     before = rows(table)
     store.compact(table)
     assert rows(table) == before and len(before) == 24
+
+
+WRITER = """
+import sys, numpy as np
+import docflow
+from tasks import store
+from tasks.chunk import Chunk
+uri, label = sys.argv[1], sys.argv[2]
+table = store.connect(uri).open_table("chunks")
+for round_no in range(15):
+    docs = [store.DocChunks(f"shared-{i}", label, "/s", "txt",
+                            tuple(Chunk(c, f"{label} {round_no}", None, None, ()) for c in range(1 + (round_no + i) % 3)))
+            for i in range(4)]
+    total = sum(len(d.chunks) for d in docs)
+    with store.write_lock(uri):
+        rows = store.rows_for(docs, np.ones((total, 4), np.float32), table.schema, label)
+        store.replace_documents(table, [d.doc_id for d in docs], rows)
+"""
+
+
+def test_two_processes_replacing_the_same_documents_never_leave_duplicates(tmp_path):
+    """LanceDB lets two processes merge the same doc_id concurrently and keep both rows; the
+    write lock serialises them, so each document ends with exactly one writer's chunks."""
+    import subprocess
+    import sys
+
+    uri = str(tmp_path / "db")
+    store.ensure_chunk_table(store.connect(uri), "chunks", DIM, {})
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, uri, label]) for label in ("A", "B")]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    table = store.connect(uri).open_table("chunks")
+    data = table.to_arrow().to_pylist()
+    keys = [(r["doc_id"], r["chunk_index"]) for r in data]
+    assert len(keys) == len(set(keys))
+    for i in range(4):
+        mine = [r for r in data if r["doc_id"] == f"shared-{i}"]
+        assert len({r["fingerprint"] for r in mine}) == 1  # one writer's version, whole
+        assert sorted(r["chunk_index"] for r in mine) == list(range(len(mine)))
