@@ -47,6 +47,50 @@ def prefect_api():
     server.stop_server(SESSION_DIR / "server")
 
 
+@pytest.fixture(scope="session")
+def warm_cluster(prefect_api):
+    """One real `dask scheduler` and two `dask worker` processes for the session. Most
+    end-to-end tests run their flows on it by address, so each run skips the ~10 s of worker
+    start-up and model loading a fresh local cluster costs; the default local-cluster path keeps
+    its own tests (test_ingest, test_cancel, test_disk_full, the deployment tests)."""
+    import json
+    import signal
+    import time
+
+    dask = str(Path(sys.executable).parent / "dask")
+    home = SESSION_DIR / "dask"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    scheduler_file = home / "scheduler.json"
+    processes = [subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(scheduler_file)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    deadline = time.monotonic() + 60
+    while not (scheduler_file.exists() and scheduler_file.read_text().strip()):
+        assert time.monotonic() < deadline, "dask scheduler did not start"
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    processes += [subprocess.Popen(
+        [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--local-directory", str(home / name)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for name in ("w1", "w2")]
+    from distributed import Client
+
+    with Client(address) as client:
+        client.wait_for_workers(2, timeout=60)
+    try:
+        yield address
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The installed console script's code path, in a fresh process like a user's shell."""
     return subprocess.run(
@@ -60,4 +104,15 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 
 @pytest.fixture
 def cli(prefect_api):
+    """The CLI with the default local Dask cluster."""
     return run_cli
+
+
+@pytest.fixture
+def warm_cli(prefect_api, warm_cluster):
+    """The CLI on the session's warm cluster (DOCFLOW_ADDRESS)."""
+
+    def run(*args: str, env: dict | None = None, timeout: float = 600):
+        return run_cli(*args, env={"DOCFLOW_ADDRESS": warm_cluster, **(env or {})}, timeout=timeout)
+
+    return run

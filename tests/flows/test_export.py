@@ -15,6 +15,12 @@ from tests.flows.test_ingest import ledger
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def cli(warm_cli):
+    """These flows run on the session's warm Dask cluster, by address."""
+    return warm_cli
+
+
 def run_json(cli, *args):
     result = cli(*args, "--json")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -12,6 +12,12 @@ from tests import docbuilders as b
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def cli(warm_cli):
+    """These flows run on the session's warm Dask cluster, by address."""
+    return warm_cli
+
+
 def artifacts_of(flow_run_id: str) -> dict[str, list]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId

@@ -11,6 +11,12 @@ from tests.flows.test_ingest import assert_exact, ledger, table_rows
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def cli(warm_cli):
+    """These flows run on the session's warm Dask cluster, by address."""
+    return warm_cli
+
+
 def sync(cli, *args, expect=0):
     result = cli("sync", *args, "--json")
     assert result.returncode == expect, result.stderr[-3000:]

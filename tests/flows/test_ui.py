@@ -17,6 +17,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture
+def cli(warm_cli):
+    """These flows run on the session's warm Dask cluster, by address."""
+    return warm_cli
+
+
 def test_flow_run_page_shows_progress_and_report_artifacts(cli, prefect_api, tmp_path):
     src, db = tmp_path / "src", tmp_path / "db"
     b.make_corpus(src, 4)
