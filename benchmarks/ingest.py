@@ -100,7 +100,8 @@ def bare_loop(source: Path, db: Path) -> dict:
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
     ctx = BatchContext(target, generation, pipeline.model_path, "cpu", settings.embed_batch_size,
-                       pipeline.chunking, RetryPolicies(), "bare")
+                       pipeline.chunking, RetryPolicies(), "bare",
+                       parse_timeout_s=settings.parse_timeout_s, parse_memory_mb=settings.parse_memory_mb)
     docs = discover([str(source)], pipeline.config.fingerprint()).documents
     done = chunks = 0
     for batch in make_batches(docs, settings.batch_size, 1):

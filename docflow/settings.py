@@ -49,6 +49,14 @@ class DocflowSettings(BaseSettings):
     # the corpus.
     in_flight_per_worker: int = Field(2, ge=1, le=64)
 
+    # One pathological document (a zip bomb, a 20 MB line) must fail alone, not stall or kill
+    # the worker: each parse runs in a forked child that is killed after this many seconds
+    # and may claim this much new memory (an ordinary document parses in about a second and
+    # far less memory). Exceeding either is that document's `parse` failure; 0 switches a
+    # cap off, both 0 parses in-process.
+    parse_timeout_s: float = Field(120, ge=0, le=86_400)
+    parse_memory_mb: int = Field(2048, ge=0, le=1_048_576)
+
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 

@@ -96,6 +96,16 @@ def discover(
             if suffix not in SUPPORTED_TYPES or not _selected(doc_id, include, exclude):
                 ignored += 1
                 continue
+            if _storable(path) != path:
+                problems.append(
+                    DiscoveryProblem(
+                        _storable(doc_id),
+                        _storable(path),
+                        ErrorClass.PARSE,
+                        "file name is not valid UTF-8; rename the file to index it",
+                    )
+                )
+                continue
             found = _inspect(path, doc_id, root, real_root, suffix, pipeline_fingerprint)
             if isinstance(found, DiscoveryProblem):
                 problems.append(found)
@@ -112,6 +122,13 @@ def discover(
             documents[doc_id] = found
     ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
     return Discovery(ordered, tuple(problems), ignored)
+
+
+def _storable(text: str) -> str:
+    """`text` with the undecodable bytes of a file name as \\xNN escapes. Python hands such
+    bytes over as lone surrogates, which no UTF-8 store accepts: LanceDB, the ledger and the
+    checkpoint keys would fail on them and stop the whole batch."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def _selected(doc_id: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -183,7 +200,7 @@ def _inspect(
     except OSError:
         return None
     if not stat.S_ISREG(info.st_mode):
-        return problem(ErrorClass.PARSE, "not a regular file (a directory named like a document?)")
+        return problem(ErrorClass.PARSE, "not a regular file (a directory, FIFO or device?)")
     try:
         content_sha = file_sha256(real)
     except PermissionError as exc:

@@ -31,7 +31,8 @@ from tasks import checkpoint, ledger, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
-from tasks.parse import parse_document
+from tasks.isolation import Limits
+from tasks.parse import limited, parse_document
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
 
 
@@ -48,6 +49,10 @@ class BatchContext:
     torch_threads: int = 0
     # --retry-failed reprocesses documents whose (final) failure is checkpointed.
     ignore_checkpoints: bool = False
+    # Per-document parse caps (settings.parse_timeout_s / parse_memory_mb); 0 and 0 parse
+    # in-process, as a context built without them always did.
+    parse_timeout_s: float = 0.0
+    parse_memory_mb: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,9 +100,10 @@ def process_batch(
 
 def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     t0 = time.monotonic()
+    parse = limited(parse_document, Limits(ctx.parse_timeout_s, ctx.parse_memory_mb))
     try:
         parsed = call_with_policy(
-            lambda: parse_document(doc.path, doc.doc_type),
+            lambda: parse(doc.path, doc.doc_type),
             stage="parse",
             policies=ctx.policies,
             sleep=sleep,
