@@ -90,18 +90,16 @@ def bare_loop(source: Path, db: Path) -> dict:
     """The same stage functions (process_batch: parse, chunk, embed, write, ledger,
     checkpoint; then compaction) in this one process: no Prefect, no Dask."""
     from docflow.settings import DocflowSettings
-    from flows.ingest import build_pipeline, make_batches, open_target
+    from flows.ingest import batch_context, build_pipeline, make_batches, open_target
     from tasks import store
     from tasks.discover import discover
-    from tasks.process import BatchContext, process_batch
+    from tasks.process import process_batch
     from tasks.retry import RetryPolicies
 
     settings = DocflowSettings(db=str(db))
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
-    ctx = BatchContext(target, generation, pipeline.model_path, "cpu", settings.embed_batch_size,
-                       pipeline.chunking, RetryPolicies(), "bare",
-                       parse_timeout_s=settings.parse_timeout_s, parse_memory_mb=settings.parse_memory_mb)
+    ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bare")
     docs = discover([str(source)], pipeline.config.fingerprint()).documents
     done = chunks = 0
     for batch in make_batches(docs, settings.batch_size, 1):

@@ -115,6 +115,32 @@ def _pipeline_meta(pipeline: Pipeline) -> dict:
     }
 
 
+def batch_context(
+    target: Target,
+    generation: str,
+    pipeline: Pipeline,
+    settings: DocflowSettings,
+    policies: RetryPolicies,
+    run_id: str,
+    retry_failed: bool = False,
+) -> BatchContext:
+    """Everything a worker needs to process a batch, from the run's settings."""
+    return BatchContext(
+        target=target,
+        generation=generation,
+        model_path=pipeline.model_path,
+        device=settings.device,
+        embed_batch_size=settings.embed_batch_size,
+        chunking=pipeline.chunking,
+        policies=policies,
+        run_id=run_id,
+        torch_threads=torch_threads_per_worker(settings),
+        ignore_checkpoints=retry_failed,
+        parse_timeout_s=settings.parse_timeout_s,
+        parse_memory_mb=settings.parse_memory_mb,
+    )
+
+
 def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[list[DocRef]]:
     """At most `batch_size` per batch, but small corpora are split so every worker gets work."""
     if not docs:
@@ -316,19 +342,7 @@ def _process(todo, target, generation, pipeline, settings, policies, run_id, ret
         client = FlowRunContext.get().task_runner.client
         ensure_workers_see(client, [target.db, target.checkpoint_dir])
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-    ctx = BatchContext(
-        target=target,
-        generation=generation,
-        model_path=pipeline.model_path,
-        device=settings.device,
-        embed_batch_size=settings.embed_batch_size,
-        chunking=pipeline.chunking,
-        policies=policies,
-        run_id=run_id,
-        torch_threads=torch_threads_per_worker(settings),
-        ignore_checkpoints=retry_failed,
-        parse_timeout_s=settings.parse_timeout_s, parse_memory_mb=settings.parse_memory_mb,
-    )
+    ctx = batch_context(target, generation, pipeline, settings, policies, run_id, retry_failed)
     batches = make_batches(todo, settings.batch_size, workers)
     _run_batches(batches, ctx, workers * settings.in_flight_per_worker, policies, progress)
 

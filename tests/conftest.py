@@ -53,42 +53,10 @@ def warm_cluster(prefect_api):
     end-to-end tests run their flows on it by address, so each run skips the ~10 s of worker
     start-up and model loading a fresh local cluster costs; the default local-cluster path keeps
     its own tests (test_ingest, test_cancel, test_disk_full, the deployment tests)."""
-    import json
-    import signal
-    import time
+    from tests.daskcluster import dask_cluster
 
-    dask = str(Path(sys.executable).parent / "dask")
-    home = SESSION_DIR / "dask"
-    home.mkdir(exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    scheduler_file = home / "scheduler.json"
-    processes = [subprocess.Popen(
-        [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--scheduler-file", str(scheduler_file)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    deadline = time.monotonic() + 60
-    while not (scheduler_file.exists() and scheduler_file.read_text().strip()):
-        assert time.monotonic() < deadline, "dask scheduler did not start"
-        time.sleep(0.2)
-    address = json.loads(scheduler_file.read_text())["address"]
-    processes += [subprocess.Popen(
-        [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--local-directory", str(home / name)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        for name in ("w1", "w2")]
-    from distributed import Client
-
-    with Client(address) as client:
-        client.wait_for_workers(2, timeout=60)
-    try:
+    with dask_cluster(SESSION_DIR / "dask") as (address, _):
         yield address
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -3,19 +3,19 @@ processes on loopback, each in its own working directory, and a real Prefect ser
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests import docbuilders as b
+from tests.daskcluster import dask_cluster
 from tests.flows.test_ingest import assert_exact, ledger
 
 pytestmark = pytest.mark.e2e
-DASK = str(Path(sys.executable).parent / "dask")
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -32,42 +32,8 @@ def wait_for(predicate, timeout: float, what: str):
 def cluster(prefect_api, tmp_path):
     # allowed-failures 0: a task whose worker dies fails at once with KilledWorker instead of
     # being retried silently by Dask, so the flow's `resource` policy is what recovers it.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning",
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    scheduler_file = tmp_path / "scheduler.json"
-    processes = []
-
-    def start(args, cwd: Path):
-        cwd.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=open(cwd / "log.txt", "wb"), start_new_session=True)
-        processes.append(process)
-        return process
-
-    start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-           "--scheduler-file", str(scheduler_file)], tmp_path / "scheduler")
-    address = wait_for(lambda: scheduler_file.exists() and json.loads(scheduler_file.read_text() or "{}").get("address"),
-                       60, "the scheduler")
-    workers = [
-        start([DASK, "worker", address, "--nthreads", "1", "--name", name, "--no-dashboard",
-               "--local-directory", str(tmp_path / name / "scratch")], tmp_path / name)
-        for name in ("w1", "w2")
-    ]
-    from distributed import Client
-
-    with Client(address) as client:
-        client.wait_for_workers(2, timeout=60)
-    try:
-        yield address, workers
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    with dask_cluster(tmp_path / "cluster", env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as running:
+        yield running
 
 
 def test_ingest_by_address_survives_a_killed_worker_and_reruns_skip(cluster, tmp_path):
@@ -100,37 +66,20 @@ def test_a_local_path_the_workers_cannot_see_is_refused(prefect_api, tmp_path):
     directory where the flow's LanceDB is: what a purely local path on another host looks like."""
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("mount namespaces are not available here (unshare -m failed)")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     shared = tmp_path / "shared"
     (shared / "src").mkdir(parents=True)
     b.make_corpus(shared / "src", 2)
-    scheduler_file = tmp_path / "scheduler.json"
-    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                  "--scheduler-file", str(scheduler_file)], env=env, start_new_session=True,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = None
-    try:
-        address = wait_for(lambda: scheduler_file.exists() and json.loads(scheduler_file.read_text() or "{}").get("address"),
-                           60, "the scheduler")
-        worker = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {shared} && exec {DASK} worker {address} "
-             f"--nthreads 1 --no-dashboard --local-directory {tmp_path / 'scratch'}"],
-            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        from distributed import Client
 
-        with Client(address) as client:
-            client.wait_for_workers(1, timeout=60)
+    def behind_tmpfs(command: list[str]) -> list[str]:
+        return ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {shared} && exec {shlex.join(command)}"]
+
+    with dask_cluster(tmp_path / "cluster", ["w1"], wrap_worker=behind_tmpfs) as (address, _):
         result = subprocess.run(
             [sys.executable, "-m", "docflow.cli", "ingest", str(shared / "src"), "--db", str(shared / "db"),
              "--address", address, "--json"],
             capture_output=True, text=True, env=dict(os.environ), timeout=300,
         )
-        assert result.returncode == 1
-        summary = json.loads(result.stdout)
-        assert "not shared with the Dask workers" in summary["reason"] and "cannot see" in summary["reason"]
-        assert summary["documents_processed"] == 0
-    finally:
-        for process in (worker, scheduler):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=20)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert "not shared with the Dask workers" in summary["reason"] and "cannot see" in summary["reason"]
+    assert summary["documents_processed"] == 0

@@ -22,7 +22,7 @@ import pytest
 
 from docflow.models import DocStatus, ErrorClass
 from docflow.settings import DocflowSettings
-from flows.ingest import build_pipeline, open_target
+from flows.ingest import batch_context, build_pipeline, open_target
 from tasks import ledger, store
 from tasks.chunk import ChunkSettings, chunk_elements
 from tasks.discover import Discovery, discover
@@ -30,7 +30,7 @@ from tasks.embed import embed_texts
 from tasks.errors import classify
 from tasks.isolation import Limits, run_isolated
 from tasks.parse import parse_document
-from tasks.process import BatchContext, process_batch
+from tasks.process import process_batch
 from tasks.retry import RetryPolicies
 from tests.docbuilders import make_txt
 from tests.reliability import badcorpus
@@ -129,18 +129,7 @@ def run(tmp_path_factory) -> Run:
     for kind in kinds:
         if kind.after_discovery is not None:
             kind.after_discovery(root / kind.doc_id)
-    ctx = BatchContext(
-        target=target,
-        generation=generation,
-        model_path=pipeline.model_path,
-        device="cpu",
-        embed_batch_size=32,
-        chunking=pipeline.chunking,
-        policies=RetryPolicies(),
-        run_id="bad-input",
-        parse_timeout_s=settings.parse_timeout_s,
-        parse_memory_mb=settings.parse_memory_mb,
-    )
+    ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bad-input")
     # A Dask worker parses its next batch with torch and the model loaded: fork from that.
     embed_texts(["warm the model before the corpus is parsed"], pipeline.model_path)
     result = process_batch(list(found.documents), ctx, sleep=lambda s: None)

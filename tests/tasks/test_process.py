@@ -7,12 +7,12 @@ import pytest
 
 from docflow.models import DocStatus, ErrorClass
 from docflow.settings import DocflowSettings
-from flows.ingest import build_pipeline, open_target
+from flows.ingest import batch_context, build_pipeline, open_target
 from tasks import checkpoint, ledger, store
 from tasks import process as process_module
 from tasks.discover import discover
 from tasks.errors import DocflowSystemError
-from tasks.process import BatchContext, process_batch
+from tasks.process import process_batch
 from tasks.retry import RetryPolicies
 from tests import docbuilders as b
 
@@ -25,16 +25,9 @@ def setup(tmp_path):
     source = tmp_path / "src"
     b.make_corpus(source, 4, kinds=("txt", "md"))
     docs = discover([str(source)], pipeline.config.fingerprint()).documents
-    ctx = BatchContext(
-        target=target,
-        generation=generation,
-        model_path=pipeline.model_path,
-        device="cpu",
-        embed_batch_size=32,
-        chunking=pipeline.chunking,
-        policies=RetryPolicies(),
-        run_id="run-1",
-    )
+    # In-process parsing here: the injected failures below replace parse_document itself.
+    no_caps = settings.model_copy(update={"parse_timeout_s": 0, "parse_memory_mb": 0})
+    ctx = batch_context(target, generation, pipeline, no_caps, RetryPolicies(), "run-1")
     return ctx, list(docs)
 
 
