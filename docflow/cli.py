@@ -169,9 +169,11 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
 
     interactive = is_interactive(args.json)
     configure_logging(args.json, args.log_format, interactive)
+    from tasks.remote import is_url
+
     if kind == "ingest":
         for path in args.paths:
-            if not os.path.exists(path) and not set("*?[") & set(path):
+            if not is_url(path) and not os.path.exists(path) and not set("*?[") & set(path):
                 print(f"docflow: source does not exist: {path}", file=sys.stderr)
                 return EXIT_USAGE
     from flows.ingest import summary_of
@@ -183,7 +185,7 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     try:
         with progress_bar(interactive):
             state = flow_fn(
-                paths=[os.path.abspath(p) for p in args.paths],
+                paths=[p if is_url(p) else os.path.abspath(p) for p in args.paths],
                 db=settings.db,
                 table=settings.table,
                 batch_size=settings.batch_size,

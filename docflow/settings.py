@@ -57,6 +57,10 @@ class DocflowSettings(BaseSettings):
     parse_timeout_s: float = Field(120, ge=0, le=86_400)
     parse_memory_mb: int = Field(2048, ge=0, le=1_048_576)
 
+    # Remote sources (http(s)://, s3://): a stalled server becomes a transient error after this
+    # long instead of aiohttp's five-minute default.
+    remote_timeout_s: float = Field(30.0, gt=0, le=3600)
+
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docflow.models import DocRef, ErrorClass
+from tasks import remote
+from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
 
 SUPPORTED_TYPES: dict[str, str] = {
     ".pdf": "pdf",
@@ -89,9 +91,10 @@ def discover(
     problems: list[DiscoveryProblem] = []
     ignored = 0
     for root, candidates in _expand_sources(sources):
-        real_root = os.path.realpath(root)
+        is_remote = remote.is_url(root)
+        real_root = root if is_remote else os.path.realpath(root)
         for path in candidates:
-            doc_id = Path(os.path.relpath(path, root)).as_posix()
+            doc_id = path[len(root):].lstrip("/") if is_remote else Path(os.path.relpath(path, root)).as_posix()
             suffix = os.path.splitext(path)[1].lower()
             if suffix not in SUPPORTED_TYPES or not _selected(doc_id, include, exclude):
                 ignored += 1
@@ -106,7 +109,8 @@ def discover(
                     )
                 )
                 continue
-            found = _inspect(path, doc_id, root, real_root, suffix, pipeline_fingerprint)
+            inspect = _inspect_remote if is_remote else _inspect
+            found = inspect(path, doc_id, root, real_root, suffix, pipeline_fingerprint)
             if isinstance(found, DiscoveryProblem):
                 problems.append(found)
                 continue
@@ -139,6 +143,12 @@ def _selected(doc_id: str, include: tuple[str, ...], exclude: tuple[str, ...]) -
 
 def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
     for source in sources:
+        if remote.is_url(source):
+            try:
+                yield remote.list_documents(source)
+            except Exception as exc:  # noqa: BLE001 - any listing failure: unreachable
+                raise SourceError(f"source unreachable: {source}: {type(exc).__name__}: {exc}") from exc
+            continue
         source = os.path.abspath(os.path.expanduser(source))
         if _GLOB_CHARS & set(source) and not os.path.exists(source):
             root = _glob_root(source)
@@ -179,6 +189,29 @@ def _walk(root: str) -> Iterator[str]:
             full = os.path.join(directory, name)
             if os.path.islink(full):
                 yield full
+
+
+def _inspect_remote(
+    url: str, doc_id: str, root: str, _real_root: str, suffix: str, pipeline_fp: str
+) -> DocRef | DiscoveryProblem:
+    """A remote document is fingerprinted by its bytes like a local one (ETags and mtimes are
+    not reliable across servers); fetching follows the retry policies, so a flaky server
+    costs retries here, not a missing document."""
+    try:
+        data = call_with_policy(lambda: remote.fetch(url), stage="discover", policies=RetryPolicies()).value
+    except PolicyExhausted as exhausted:
+        return DiscoveryProblem(doc_id, url, exhausted.error.error_class, exhausted.error.message)
+    content_sha = hashlib.sha256(data).hexdigest()
+    return DocRef(
+        doc_id=doc_id,
+        path=url,
+        root=root,
+        size=len(data),
+        mtime_ns=0,
+        content_sha256=content_sha,
+        fingerprint=document_fingerprint(content_sha, pipeline_fp),
+        doc_type=SUPPORTED_TYPES[suffix],
+    )
 
 
 def _inspect(

@@ -103,6 +103,9 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
         return ErrorClass.SYSTEM
     if any(marker in text for marker in _CONFLICT_MARKERS):
         return ErrorClass.TRANSIENT
+    http = _http_class(exc)
+    if http is not None:
+        return http
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return ErrorClass.TRANSIENT
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
@@ -118,6 +121,21 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
     if stage == "embed":
         return ErrorClass.SYSTEM
     return ErrorClass.PARSE
+
+
+def _http_class(exc: BaseException) -> ErrorClass | None:
+    """Remote sources (fsspec over aiohttp): 5xx and 429 are worth retrying, 404/410 mean the
+    document is gone, 401/403 that it cannot be read; dropped connections are transient."""
+    if type(exc).__module__.split(".")[0] != "aiohttp":
+        return None
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        if status == 429 or status >= 500:
+            return ErrorClass.TRANSIENT
+        if status in (401, 403, 404, 410):
+            return ErrorClass.MISSING
+        return ErrorClass.PARSE
+    return ErrorClass.TRANSIENT
 
 
 def _describe(exc: BaseException) -> str:

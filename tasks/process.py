@@ -27,7 +27,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, store
+from tasks import checkpoint, ledger, remote, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
@@ -101,9 +101,16 @@ def process_batch(
 def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     t0 = time.monotonic()
     parse = limited(parse_document, Limits(ctx.parse_timeout_s, ctx.parse_memory_mb))
+
+    def fetch_and_parse():
+        if not remote.is_url(doc.path):
+            return parse(doc.path, doc.doc_type)
+        with remote.local_copy(doc.path) as local:
+            return parse(local, doc.doc_type)
+
     try:
         parsed = call_with_policy(
-            lambda: parse(doc.path, doc.doc_type),
+            fetch_and_parse,
             stage="parse",
             policies=ctx.policies,
             sleep=sleep,
