@@ -41,6 +41,20 @@ class LanceDBTarget(Block):
     )
 
 
+class DaskCluster(Block):
+    """An existing Dask scheduler the flows send their batches to (instead of a local cluster)."""
+
+    _block_type_name = "docflow dask cluster"
+    _block_type_slug = "docflow-dask-cluster"
+
+    address: str = Field(
+        ...,
+        pattern=r"^(tcp|tls|ucx|inproc)://\S+$",
+        description="Scheduler address, e.g. tcp://10.0.0.5:8786. The LanceDB URI and the "
+        "checkpoint directory must be storage every worker sees.",
+    )
+
+
 class Embedder(Block):
     """The embedding model and how it runs. Empty fields keep docflow's settings."""
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from blocks.config import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from docflow.settings import DocflowSettings
 from tasks.retry import RetryPolicies
 
@@ -33,10 +33,11 @@ class FlowInputs:
     retry_policies: RetryPolicies
     device: str | None = None
     embed_batch_size: int | None = None
+    address: str | None = None
 
     def with_embedder(self, settings: DocflowSettings) -> DocflowSettings:
         """The embedder block's device and batch size have no flow parameter of their own."""
-        update = {"device": self.device, "embed_batch_size": self.embed_batch_size}
+        update = {"device": self.device, "embed_batch_size": self.embed_batch_size, "address": self.address}
         update = {k: v for k, v in update.items() if v is not None}
         return settings.model_copy(update=update) if update else settings
 
@@ -53,6 +54,8 @@ def resolve(
     source: str | None,
     target: str | None,
     embedder: str | None,
+    address: str | None = None,
+    cluster: str | None = None,
 ) -> FlowInputs:
     src = DocumentSource.load(source) if source else None
     tgt = LanceDBTarget.load(target) if target else None
@@ -82,6 +85,7 @@ def resolve(
         retry_policies=policies,
         device=_field(emb, "device"),
         embed_batch_size=_field(emb, "batch_size"),
+        address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
     )
 
 

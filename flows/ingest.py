@@ -34,7 +34,7 @@ from docflow.summary import RunCounters
 from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.progress import Progress
 from flows.report import publish, publish_diff
-from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker
+from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
 from tasks import checkpoint, ledger, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
@@ -194,6 +194,8 @@ def ingest(
     source: BlockName | None = None,
     target: BlockName | None = None,
     embedder: BlockName | None = None,
+    address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
+    cluster: BlockName | None = None,
 ):
     """Ingest documents under `paths` into a LanceDB table; finished documents are skipped.
 
@@ -213,10 +215,13 @@ def ingest(
         source: Name of a docflow document source block (roots, include, exclude).
         target: Name of a docflow LanceDB target block (URI, table).
         embedder: Name of a docflow embedder block (model, device, batch size).
+        address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
+        cluster: Name of a docflow dask cluster block (its address).
     """
     inputs = resolve(
         paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
         retry_policies=retry_policies, source=source, target=target, embedder=embedder,
+        address=address, cluster=cluster,
     )
     settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
     return run_ingest(inputs.paths, inputs.with_embedder(settings), retry_failed, inputs.retry_policies)
@@ -339,7 +344,7 @@ def _process(todo, target, generation, pipeline, settings, policies, run_id, ret
         return  # no cluster is started for a run with nothing to do
     workers = settings.resolved_workers()
     if settings.address:
-        client = FlowRunContext.get().task_runner.client
+        client = use_address(FlowRunContext.get().task_runner, settings.address).client
         ensure_workers_see(client, [target.db, target.checkpoint_dir])
         workers = max(1, len(client.scheduler_info().get("workers", {})))
     ctx = batch_context(target, generation, pipeline, settings, policies, run_id, retry_failed)

@@ -29,6 +29,20 @@ def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
     )
 
 
+def use_address(runner: DaskTaskRunner, address: str) -> DaskTaskRunner:
+    """Point the flow run's task runner at `address` when a flow parameter or block names a
+    scheduler. The runner is bound when the flow is decorated, but prefect-dask creates its
+    client and cluster lazily at the first submission, so until then it can still be sent
+    to another scheduler instead of starting a local cluster."""
+    if runner.address == address:
+        return runner
+    if runner._client is not None:  # noqa: SLF001 - the one state that makes this unsafe
+        raise DocflowSystemError("the Dask task runner is already connected", stage="config")
+    runner.address = address
+    runner.cluster_kwargs = {}
+    return runner
+
+
 def torch_threads_per_worker(settings: DocflowSettings) -> int:
     """0 leaves a remote worker's default alone: we do not know its core count."""
     if settings.address:

@@ -35,6 +35,7 @@ def sync(
     exclude: list[str] | None = None,
     model: str | None = None,
     retry_policies: RetryPolicies | None = None,
+    address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
 ):
     """Bring a LanceDB table in step with its sources: add, update and delete documents.
 
@@ -50,7 +51,10 @@ def sync(
         exclude: Globs on doc ids to exclude.
         model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
         retry_policies: Retry policy per error class.
+        address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
     """
     settings = settings_for(db, table, batch_size, include, exclude, model)
+    if address:
+        settings = settings.model_copy(update={"address": address})
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
     return run_ingest(paths, settings, False, retry_policies or RetryPolicies(), options)

@@ -83,3 +83,21 @@ def test_a_local_path_the_workers_cannot_see_is_refused(prefect_api, tmp_path):
     summary = json.loads(result.stdout)
     assert "not shared with the Dask workers" in summary["reason"] and "cannot see" in summary["reason"]
     assert summary["documents_processed"] == 0
+
+
+def test_the_address_flow_parameter_sends_the_batches_to_that_cluster(warm_cluster, tmp_path):
+    """A deployment or API call names the scheduler as a flow parameter (or through a
+    docflow dask cluster block); the flow was decorated with a local-cluster runner."""
+    from distributed import Client
+
+    from flows.ingest import ingest, summary_of
+
+    src, db = tmp_path / "src", tmp_path / "db"
+    b.make_corpus(src, 4)
+    state = ingest(paths=[str(src)], db=str(db), address=warm_cluster, return_state=True)
+    summary = summary_of(state)
+    assert summary["outcome"] == "completed" and summary["documents_processed"] == 4
+    with Client(warm_cluster) as client:
+        cluster_pids = set(client.run(os.getpid).values())
+    used = {int(worker.rsplit(":", 1)[1]) for worker in summary["worker_peak_rss_mb"]}
+    assert used and used <= cluster_pids
