@@ -1,10 +1,12 @@
 """Crash runner: SIGKILL ingest and sync runs at random (seeded) moments, rerun, reconcile.
 
-Each round changes some documents (new bytes, new files, deletions), starts `docflow sync` or
-`docflow ingest` in its own process group, kills the whole group (flow process and Dask
-workers) after a random delay, reruns the same command to completion, and checks with
-`docflow verify --source` that the table is exact. It prints one line per kill and the tally:
-kills, lost, duplicated, stale, redone (documents finished before the kill and processed again).
+Each round changes some documents (new bytes, new files, deletions), starts `docflow sync`,
+`docflow ingest` or `docflow export` in its own process group, kills the whole group (flow
+process and Dask workers) after a random delay, reruns the same command to completion, and
+checks with `docflow verify --source` that the table is exact (for an export: that the resumed
+snapshot imports to exactly the rows of its pinned version). It prints one line per kill and
+the tally: kills, lost, duplicated, stale, redone (documents finished before the kill and
+processed again), bad snapshots.
 
     .venv/bin/python benchmarks/kills.py --kills 20 --seed 7
 """
@@ -50,6 +52,29 @@ def mutate(source: Path, rng: random.Random, round_no: int) -> None:
         path.unlink()
 
 
+def export_round(db: Path, out: Path, rng: random.Random) -> tuple[int, bool]:
+    """Kill an export mid-way, resume it, and compare the snapshot with its pinned version."""
+    from tasks import store
+    from tasks.export import import_snapshot, read_manifest
+
+    command = [*CLI, "export", "--out", str(out), "--db", str(db), "--part-rows", "3", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    time.sleep(rng.uniform(0.5, 6.0))
+    killed = process.poll() is None
+    if killed:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    subprocess.run(command, capture_output=True, check=True)
+    manifest = read_manifest(str(out))
+    table = store.connect(str(db)).open_table("chunks")
+    table.checkout(manifest["version"])
+    expected = sorted(table.to_arrow().column("chunk_id").to_pylist())
+    import_snapshot(str(out), str(out.parent / f"{out.name}-db"), "chunks")
+    copy = store.connect(str(out.parent / f"{out.name}-db")).open_table("chunks")
+    return int(killed), sorted(copy.to_arrow().column("chunk_id").to_pylist()) == expected
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)
@@ -66,10 +91,18 @@ def main() -> None:
     ensure_api(Path(os.environ["DOCFLOW_HOME"]))
     source, db = work / "src", work / "db"
     make_corpus(source, args.docs)
-    tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "redone": 0, "inconsistent_rounds": 0}
+    tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "redone": 0, "inconsistent_rounds": 0,
+             "bad_snapshots": 0}
     for round_no in range(1, args.kills + 1):
         mutate(source, rng, round_no)
-        verb = rng.choice(["sync", "ingest"])
+        verb = rng.choice(["sync", "ingest", "export"]) if round_no > 1 else "sync"
+        if verb == "export":
+            killed, ok = export_round(db, work / f"snap-{round_no}", rng)
+            tally["kills"] += killed
+            tally["bad_snapshots"] += 0 if ok else 1
+            print(f"round {round_no:2d}: export {'killed' if killed else 'finished'}; resumed snapshot "
+                  f"{'exact' if ok else 'WRONG'}", flush=True)
+            continue
         command = [*CLI, verb, str(source), "--db", str(db), "--batch-size", "2", "--json"]
         if verb == "sync":
             command.append("--allow-mass-delete")
