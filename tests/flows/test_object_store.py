@@ -77,3 +77,28 @@ def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
     fs = s3fs.S3FileSystem(key="docflow", secret="docflow-secret",
                            client_kwargs={"endpoint_url": s3["AWS_ENDPOINT_URL"], "region_name": "us-east-1"})
     assert fs.ls("docflow/lancedb/_docflow/checkpoints/chunks"), "checkpoints live in the bucket"
+
+
+def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
+    import boto3
+
+    local = b.make_corpus(tmp_path / "src", 3, kinds=("txt", "md", "html"))
+    client = boto3.client("s3", endpoint_url=s3["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="docflow", aws_secret_access_key="docflow-secret")
+    for path in local:
+        client.put_object(Bucket="docflow", Key=f"docs/sub/{path.name}", Body=path.read_bytes())
+    db = str(tmp_path / "db")
+
+    def run(*args):
+        result = cli(*args, "--json", env=s3)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+    first = run("ingest", "s3://docflow/docs", "--db", db)
+    assert (first["documents_processed"], first["documents_failed"]) == (3, 0)
+    assert run("ingest", "s3://docflow/docs", "--db", db)["documents_skipped"] == 3
+    client.delete_object(Bucket="docflow", Key=f"docs/sub/{local[0].name}")
+    synced = run("sync", "s3://docflow/docs", "--db", db, "--allow-mass-delete")
+    assert synced["documents_deleted"] == 1
+    status = run("status", "--db", db)
+    assert status["counts"]["done"] == 2

@@ -11,7 +11,7 @@ import pytest
 from tasks.embed import embed_texts, load_model, resolve_model
 from tasks.errors import ParseError, ResourceError, classify
 from tasks.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
-from tasks.parse import _SAMPLES, limited, parse_document
+from tasks.parse import IN_PROCESS_MAX_BYTES, _SAMPLES, limited, parse_document
 from tests import docbuilders as b
 
 GENEROUS = Limits(timeout_s=60, memory_mb=1024)
@@ -95,14 +95,25 @@ def test_limited_maps_caps_to_parse_and_an_outside_sigkill_to_resource(tmp_path)
         os.kill(os.getpid(), signal.SIGKILL)
 
     with pytest.raises(ParseError, match="memory limit of 200 MB .DOCFLOW_PARSE_MEMORY_MB"):
-        limited(hog, Limits(memory_mb=200))(doc, "txt")
+        limited(hog, Limits(memory_mb=200))(doc, "pdf")
     with pytest.raises(ParseError, match="time limit of 0.2 s .DOCFLOW_PARSE_TIMEOUT_S"):
-        limited(lambda p, t: time.sleep(30), Limits(timeout_s=0.2))(doc, "txt")
+        limited(lambda p, t: time.sleep(30), Limits(timeout_s=0.2))(doc, "pdf")
     with pytest.raises(ParseError, match="SIGTERM"):
-        limited(crash, GENEROUS)(doc, "txt")
+        limited(crash, GENEROUS)(doc, "pdf")
     with pytest.raises(ResourceError, match="SIGKILL"):
-        limited(oom_killed, GENEROUS)(doc, "txt")
+        limited(oom_killed, GENEROUS)(doc, "pdf")
     assert limited(parse_document, Limits()) is parse_document  # 0 and 0: no fork at all
+
+
+def test_small_plain_text_parses_in_process_and_large_or_binary_formats_fork(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text("short text " * 100)
+    large = tmp_path / "large.txt"
+    large.write_text("x" * (IN_PROCESS_MAX_BYTES + 1))
+    where = limited(lambda path, doc_type: [os.getpid()], GENEROUS)
+    assert where(str(small), "txt") == [os.getpid()]
+    assert where(str(large), "txt") != [os.getpid()]
+    assert where(str(small), "pdf") != [os.getpid()]
 
 
 def test_isolated_parse_does_not_deadlock_with_torch_and_the_model_loaded(tmp_path):
