@@ -156,19 +156,30 @@ def _sync(args: argparse.Namespace, settings) -> int:
     )
 
 
-def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int:
+def _flow_environment(args: argparse.Namespace, settings, log_format: str) -> bool | None:
+    """What every command that runs a flow needs first: a Prefect API (found or started),
+    SIGTERM treated like Ctrl-C, and logging for the terminal at hand. Returns whether the
+    terminal is interactive, or None when there is no API."""
     from docflow.server import ensure_api
 
     try:
         ensure_api(settings.home)
     except RuntimeError as exc:
         print(f"docflow: no Prefect API: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return None
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill = Ctrl-C: cancel cleanly
-    from docflow.terminal import configure_logging, is_interactive, progress_bar
+    from docflow.terminal import configure_logging, is_interactive
 
     interactive = is_interactive(args.json)
-    configure_logging(args.json, args.log_format, interactive)
+    configure_logging(args.json, log_format, interactive)
+    return interactive
+
+
+def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int:
+    interactive = _flow_environment(args, settings, args.log_format)
+    if interactive is None:
+        return EXIT_FAILED
+    from docflow.terminal import progress_bar
     from tasks.remote import is_url
 
     if kind == "ingest":
@@ -207,13 +218,10 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
 
 
 def _export(args: argparse.Namespace, settings) -> int:
-    from docflow.server import ensure_api
-
-    ensure_api(settings.home)
-    from docflow.terminal import configure_logging, is_interactive, progress_bar
-
-    interactive = is_interactive(args.json)
-    configure_logging(args.json, "text", interactive)
+    interactive = _flow_environment(args, settings, "text")
+    if interactive is None:
+        return EXIT_FAILED
+    from docflow.terminal import progress_bar
     from flows.export import export
 
     with progress_bar(interactive):
