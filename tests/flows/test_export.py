@@ -52,7 +52,7 @@ def test_export_during_an_ingest_is_the_pinned_version(prefect_api, cli, tmp_pat
     src, more, db, snap = tmp_path / "src", tmp_path / "more", tmp_path / "db", tmp_path / "snap"
     b.make_corpus(src, 4)
     run_json(cli, "ingest", str(src), "--db", str(db))
-    b.make_corpus(more, 40)
+    b.make_corpus(more, 160)  # long enough that the export surely starts mid-ingest
     writer = subprocess.Popen(
         [sys.executable, "-m", "docflow.cli", "ingest", str(more), "--db", str(db), "--table", "chunks",
          "--batch-size", "2", "--json"],
@@ -60,7 +60,7 @@ def test_export_during_an_ingest_is_the_pinned_version(prefect_api, cli, tmp_pat
     )
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and len(ledger(db)) < 8:
+        while time.monotonic() < deadline and len(ledger(db)) < 6:
             time.sleep(0.3)
         assert writer.poll() is None, "the concurrent ingest finished too early to overlap"
         summary = run_json(cli, "export", "--out", str(snap), "--db", str(db), "--part-rows", "5")
