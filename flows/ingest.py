@@ -35,7 +35,7 @@ from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.progress import Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
-from tasks import checkpoint, ledger, store
+from tasks import checkpoint, ledger, resume, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
 from tasks.discover import Discovery, SourceError, discover
@@ -257,7 +257,7 @@ def run_ingest(
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir)
-        done = checkpoint.finished(results, generation, docs) if generation else set()
+        done = resume.finished(target, generation, results, docs) if generation else set()
         if sync is not None:
             todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
         else:
@@ -400,7 +400,7 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                     raise Interrupted
                 while pending and stop is None and len(in_flight) < max_in_flight:
                     batch, attempt = pending.popleft()
-                    in_flight[process_batch_task.submit(batch, ctx)] = (batch, attempt)
+                    in_flight[process_batch_task.submit(batch, ctx, resumed=attempt > 1)] = (batch, attempt)
                 if not in_flight:
                     break
                 try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from docflow.models import DocOutcome, DocRef, DocStatus, ErrorClass
+from docflow.models import DocOutcome, DocRef, DocStatus, ErrorClass, StageTimings
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -101,6 +101,24 @@ def ledger_rows(entries: Sequence[LedgerEntry], run_id: str) -> pa.Table:
             }
         )
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def outcome_of(row: dict) -> DocOutcome:
+    """The outcome a ledger row recorded, as the batch that wrote it had it."""
+    return DocOutcome(
+        doc_id=row["doc_id"],
+        fingerprint=row["fingerprint"],
+        status=DocStatus(row["status"]),
+        chunk_count=row["chunk_count"] or 0,
+        attempts=row["attempts"] or 0,
+        stage=row["stage"] or "",
+        error_class=ErrorClass(row["error_class"]) if row["error_class"] else None,
+        error_message=row["error_message"] or "",
+        size=row["size"] or 0,
+        timings=StageTimings(
+            row["parse_s"] or 0.0, row["chunk_s"] or 0.0, row["embed_s"] or 0.0, row["write_s"] or 0.0
+        ),
+    )
 
 
 def upsert(table, entries: Sequence[LedgerEntry], run_id: str) -> None:

@@ -3,8 +3,9 @@
 Each document keeps its own retries, error class, ledger row and checkpoint; the batch shares
 one embedding call (better throughput than per document) and one LanceDB commit per table.
 Order matters for crash safety: chunks first, then the ledger row, then the checkpoint. A crash
-between any two leaves a document that the next run simply redoes (the chunk write is an
-idempotent replace), never one that is skipped without its chunks."""
+before the ledger row leaves a document that the next run redoes (the chunk write is an
+idempotent replace); a crash after it leaves one that `tasks.resume` proves finished from the
+table and checkpoints. Never one that is skipped without its chunks."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
 
 from docflow.models import (
     BatchResult,
@@ -27,7 +29,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, remote, store
+from tasks import checkpoint, ledger, remote, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
@@ -65,12 +67,21 @@ class _Prepared:
 
 
 def process_batch(
-    docs: Sequence[DocRef], ctx: BatchContext, sleep: Callable[[float], None] = time.sleep
+    docs: Sequence[DocRef],
+    ctx: BatchContext,
+    sleep: Callable[[float], None] = time.sleep,
+    resumed: bool = False,
 ) -> BatchResult:
+    """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
+    be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
     results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    # A batch resubmitted after a killed worker finds its finished documents here.
-    already = set() if ctx.ignore_checkpoints else checkpoint.finished(results, ctx.generation, docs)
+    if ctx.ignore_checkpoints:
+        already = set()
+    elif resumed:
+        already = resume.finished(ctx.target, ctx.generation, results, docs)
+    else:
+        already = checkpoint.finished(results, ctx.generation, docs)
     todo = [d for d in docs if d.doc_id not in already]
 
     prepared: list[_Prepared] = []
@@ -267,10 +278,12 @@ def _retry_batch_on(task, task_run, state) -> bool:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext) -> BatchResult:
+def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext, resumed: bool = False) -> BatchResult:
     set_threads(ctx.torch_threads)
+    context = TaskRunContext.get()
+    rerun = context is not None and context.task_run.run_count > 1
     try:
-        return process_batch(docs, ctx)
+        return process_batch(docs, ctx, resumed=resumed or rerun)
     except DocflowError:
         raise
     except Exception as exc:  # noqa: BLE001 - every exception leaving a task is classified

@@ -6,29 +6,12 @@ import errno
 import pytest
 
 from docflow.models import DocStatus, ErrorClass
-from docflow.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
 from tasks import checkpoint, ledger, store
 from tasks import process as process_module
 from tasks.discover import discover
 from tasks.errors import DocflowSystemError
 from tasks.process import process_batch
-from tasks.retry import RetryPolicies
 from tests import docbuilders as b
-
-
-@pytest.fixture
-def setup(tmp_path):
-    settings = DocflowSettings(db=str(tmp_path / "db"), table="chunks", home=tmp_path / "home")
-    pipeline = build_pipeline(settings)
-    target, generation = open_target(settings, pipeline)
-    source = tmp_path / "src"
-    b.make_corpus(source, 4, kinds=("txt", "md"))
-    docs = discover([str(source)], pipeline.config.fingerprint()).documents
-    # In-process parsing here: the injected failures below replace parse_document itself.
-    no_caps = settings.model_copy(update={"parse_timeout_s": 0, "parse_memory_mb": 0})
-    ctx = batch_context(target, generation, pipeline, no_caps, RetryPolicies(), "run-1")
-    return ctx, list(docs)
 
 
 def chunk_rows(ctx):
@@ -56,8 +39,8 @@ def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
     return calls
 
 
-def test_a_batch_writes_chunks_ledger_and_checkpoints(setup):
-    ctx, docs = setup
+def test_a_batch_writes_chunks_ledger_and_checkpoints(batch_setup):
+    ctx, docs = batch_setup
     result = process_batch(docs, ctx, sleep=lambda s: None)
     assert [o.status for o in result.outcomes] == [DocStatus.DONE] * 4
     rows = chunk_rows(ctx)
@@ -80,9 +63,9 @@ def test_a_batch_writes_chunks_ledger_and_checkpoints(setup):
     ],
 )
 def test_each_failure_class_follows_its_policy_and_spares_the_others(
-    setup, monkeypatch, exc, error_class, attempts, final
+    batch_setup, monkeypatch, exc, error_class, attempts, final
 ):
-    ctx, docs = setup
+    ctx, docs = batch_setup
     bad = docs[1]
     calls = inject(monkeypatch, bad.doc_id, exc, times=100)
     result = process_batch(docs, ctx, sleep=lambda s: None)
@@ -99,15 +82,15 @@ def test_each_failure_class_follows_its_policy_and_spares_the_others(
     assert (bad.doc_id in checkpoint.finished(results, ctx.generation, docs)) is final
 
 
-def test_a_transient_failure_that_recovers_is_a_success_with_its_attempts(setup, monkeypatch):
-    ctx, docs = setup
+def test_a_transient_failure_that_recovers_is_a_success_with_its_attempts(batch_setup, monkeypatch):
+    ctx, docs = batch_setup
     inject(monkeypatch, docs[0].doc_id, ConnectionResetError("reset"), times=2)
     outcome = process_batch(docs, ctx, sleep=lambda s: None).outcomes[0]
     assert outcome.status is DocStatus.DONE and outcome.attempts == 3
 
 
-def test_a_system_error_stops_the_batch_without_recording_a_fake_success(setup, monkeypatch):
-    ctx, docs = setup
+def test_a_system_error_stops_the_batch_without_recording_a_fake_success(batch_setup, monkeypatch):
+    ctx, docs = batch_setup
     inject(monkeypatch, docs[2].doc_id, OSError(errno.ENOSPC, "No space left on device"), times=1)
     with pytest.raises(DocflowSystemError, match="No space left"):
         process_batch(docs, ctx, sleep=lambda s: None)
@@ -116,8 +99,8 @@ def test_a_system_error_stops_the_batch_without_recording_a_fake_success(setup, 
     assert ledger.status_counts(store.connect(ctx.target.db).open_table(ctx.target.ledger_table)) == {"done": 0, "failed": 0}
 
 
-def test_a_changed_document_replaces_its_chunks_exactly(setup, tmp_path):
-    ctx, docs = setup
+def test_a_changed_document_replaces_its_chunks_exactly(batch_setup, tmp_path):
+    ctx, docs = batch_setup
     process_batch(docs, ctx, sleep=lambda s: None)
     target_doc = docs[0]
     b.make_txt(__import__("pathlib").Path(target_doc.path), topic="Rewritten", n=1)
