@@ -11,6 +11,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from blocks.resolve import BlockName, resolve
 from docflow.settings import DocflowSettings
 from flows.ingest import SyncOptions, run_ingest, settings_for
 from flows.runner import build_task_runner
@@ -24,7 +25,7 @@ from tasks.retry import RetryPolicies
     validate_parameters=True,
 )
 def sync(
-    paths: Annotated[list[str], Field(min_length=1)],
+    paths: Annotated[list[str], Field(min_length=1)] | None = None,
     db: str | None = None,
     table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
     dry_run: bool = False,
@@ -34,13 +35,20 @@ def sync(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     model: str | None = None,
-    retry_policies: RetryPolicies | None = None,
+    retry_policies: RetryPolicies | BlockName | None = None,
+    source: BlockName | None = None,
+    target: BlockName | None = None,
+    embedder: BlockName | None = None,
     address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
+    cluster: BlockName | None = None,
 ):
     """Bring a LanceDB table in step with its sources: add, update and delete documents.
 
+    Block names and plain values mix; a plain value that is given wins over the block's.
+
     Args:
-        paths: Source files, directories or globs (the same ones the table was built from).
+        paths: Source files, directories or globs (the same ones the table was built from);
+            default: the document source block's roots.
         db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
         table: Chunk table name; the ledger is <table>_ledger.
         dry_run: Only report (and record as an artifact) what would be added, updated, deleted.
@@ -50,11 +58,19 @@ def sync(
         include: Globs on doc ids to include.
         exclude: Globs on doc ids to exclude.
         model: Embedding model directory; default: the bundled all-MiniLM-L6-v2.
-        retry_policies: Retry policy per error class.
+        retry_policies: Retry policy per error class, or the name of a docflow retry policies
+            block.
+        source: Name of a docflow document source block (roots, include, exclude).
+        target: Name of a docflow LanceDB target block (URI, table).
+        embedder: Name of a docflow embedder block (model, device, batch size).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
+        cluster: Name of a docflow dask cluster block (its address).
     """
-    settings = settings_for(db, table, batch_size, include, exclude, model)
-    if address:
-        settings = settings.model_copy(update={"address": address})
+    inputs = resolve(
+        paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
+        retry_policies=retry_policies, source=source, target=target, embedder=embedder,
+        address=address, cluster=cluster,
+    )
+    settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
-    return run_ingest(paths, settings, False, retry_policies or RetryPolicies(), options)
+    return run_ingest(inputs.paths, inputs.with_embedder(settings), False, inputs.retry_policies, options)

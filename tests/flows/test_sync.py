@@ -81,3 +81,27 @@ def test_mass_deletion_guard_on_an_emptied_or_vanished_source(cli, tmp_path):
     forced = sync(cli, str(src), "--db", str(db), "--allow-mass-delete")
     assert forced["outcome"] == "completed" and forced["documents_deleted"] == 4
     assert_exact(db, {"doc0000.txt"})
+
+
+def test_a_scheduled_sync_runs_from_block_names_alone(warm_cluster, tmp_path):
+    """What the hourly deployment does: no paths or URIs in the run, only saved blocks."""
+    from blocks import DaskCluster, DocumentSource, LanceDBTarget
+    from flows.sync import sync as sync_flow
+
+    src, db = tmp_path / "src", tmp_path / "db"
+    paths = b.make_corpus(src, 6, kinds=("txt", "md"))
+    DocumentSource(roots=[str(src)], exclude=["*.md"]).save("sync-source", overwrite=True)
+    LanceDBTarget(uri=str(db), table="chunks").save("sync-target", overwrite=True)
+    DaskCluster(address=warm_cluster).save("sync-cluster", overwrite=True)
+    blocks = dict(source="sync-source", target="sync-target", cluster="sync-cluster")
+
+    first = sync_flow(**blocks)
+    texts = {p.name for p in paths if p.suffix == ".txt"}
+    assert first["documents_processed"] == len(texts) == 3
+    assert_exact(db, texts)
+
+    gone = sorted(texts)[0]
+    (src / gone).unlink()
+    second = sync_flow(**blocks, max_delete_fraction=0.5)
+    assert (second["documents_deleted"], second["documents_processed"]) == (1, 0)
+    assert_exact(db, texts - {gone})
