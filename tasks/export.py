@@ -130,13 +130,22 @@ def export_table(
     if fmt not in FORMATS:
         raise DocflowSystemError(f"unknown export format {fmt!r}; use one of {FORMATS}", stage="export")
     os.makedirs(out_dir, exist_ok=True)
+    # Only an unfinished export of this very table (same database, same generation) resumes;
+    # a finished one, or one of another table that happens to share the name, starts over.
+    identity = {
+        "source": _source_id(db_uri),
+        "table": table_name,
+        "generation": store.table_metadata(pinned_table(db_uri, table_name, None)[0]).get("generation"),
+        "format": fmt,
+        "part_rows": part_rows,
+    }
     state = _load_state(out_dir)
-    resumable = state.get("table") == table_name and state.get("format") == fmt and state.get("part_rows") == part_rows
+    resumable = not state.get("complete") and all(state.get(k) == v for k, v in identity.items())
     if resumable and version is None:
         version = state["version"]  # a resumed export keeps the version it pinned
     table, pinned = pinned_table(db_uri, table_name, version)
     if not resumable or state.get("version") != pinned:
-        state = {"table": table_name, "version": pinned, "format": fmt, "part_rows": part_rows, "parts": {}}
+        state = {**identity, "version": pinned, "parts": {}}
     total = table.count_rows()
     parts = max(1, -(-total // part_rows))
     result = ExportResult(out_dir, table_name, pinned, total, 0, 0)
@@ -160,7 +169,23 @@ def export_table(
         if on_part is not None:
             on_part(index + 1, parts)
     _write_manifest(result, table, db_uri, fmt)
+    _atomic_write_text(os.path.join(out_dir, STATE), json.dumps({**state, "complete": True}))
+    _remove_strays(out_dir, {f.file for f in result.files})
     return result
+
+
+def _source_id(db_uri: str) -> str:
+    return db_uri if "://" in db_uri and not db_uri.startswith("file://") else os.path.abspath(db_uri.removeprefix("file://"))
+
+
+def _remove_strays(out_dir: str, keep: set[str]) -> None:
+    """A killed export leaves `*.tmp` files, and an export over an older, larger snapshot
+    leaves its surplus parts: neither is in the manifest, so neither may stay to confuse a
+    reader or a copy of the directory."""
+    for name in os.listdir(out_dir):
+        stray_part = name.startswith("part-") and name not in keep
+        if stray_part or name.endswith(".tmp"):
+            os.remove(os.path.join(out_dir, name))
 
 
 def _write_manifest(result: ExportResult, table, db_uri: str, fmt: str) -> None:

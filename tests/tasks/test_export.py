@@ -64,7 +64,11 @@ def test_an_interrupted_export_resumes_from_verified_parts(tmp_path):
     snap = tmp_path / "snap"
     first = export_table(str(tmp_path / "a"), "chunks", str(snap), part_rows=4)
     assert first.parts_written == 8
-    # What a kill leaves: no manifest, one part torn mid-write, one never written.
+    # What a kill leaves: a state not marked complete, no manifest, one part torn mid-write,
+    # one never written.
+    state = json.loads((snap / STATE).read_text())
+    assert state.pop("complete") is True
+    (snap / STATE).write_text(json.dumps(state))
     (snap / MANIFEST).unlink()
     (snap / "part-00003.parquet").write_bytes(b"torn")
     (snap / "part-00007.parquet").unlink()
@@ -74,6 +78,29 @@ def test_an_interrupted_export_resumes_from_verified_parts(tmp_path):
     assert again.version == first.version and again.rows == 30
     assert json.loads((snap / STATE).read_text())["version"] == first.version
     assert import_snapshot(str(snap), str(tmp_path / "b"), "copy") == 30
+
+
+def test_a_finished_export_is_not_resumed_by_the_next_one(tmp_path):
+    handle = fill(str(tmp_path / "a"), range(2))
+    first = export_table(str(tmp_path / "a"), "chunks", str(tmp_path / "snap"))
+    fill(str(tmp_path / "a"), range(2, 4))
+    again = export_table(str(tmp_path / "a"), "chunks", str(tmp_path / "snap"))
+    assert again.version == handle.version > first.version
+    assert (again.rows, again.parts_reused) == (12, 0)
+
+
+def test_a_finished_export_leaves_only_what_its_manifest_lists(tmp_path):
+    fill(str(tmp_path / "a"), range(10))
+    snap = tmp_path / "snap"
+    export_table(str(tmp_path / "a"), "chunks", str(snap), part_rows=4)
+    (snap / "part-00002.parquet.tmp").write_bytes(b"left by a kill")
+    # A smaller table exported over the larger snapshot: parts 3..7 are surplus.
+    fill(str(tmp_path / "c"), range(3))
+    export_table(str(tmp_path / "c"), "chunks", str(snap), part_rows=4)
+    listed = {f["file"] for f in read_manifest(str(snap))["files"]}
+    assert listed == {f"part-{i:05d}.parquet" for i in range(3)}
+    assert {p.name for p in snap.iterdir()} == listed | {MANIFEST, STATE}
+    assert import_snapshot(str(snap), str(tmp_path / "b"), "copy") == 9
 
 
 def test_import_refuses_a_model_mismatch_unless_forced(tmp_path):
