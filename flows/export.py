@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from pydantic import Field
 
 from docflow.settings import DocflowSettings
+from flows import orphans
 from flows.progress import LISTENERS, ProgressEvent
 from tasks.export import export_reports, export_table, record_export
 
@@ -43,6 +44,11 @@ def export(
     """
     logger = get_run_logger()
     settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table}.items() if v})
+    with orphans.tracked(settings.home, logger):
+        return _export(out, settings, format, version, with_reports, part_rows, logger)
+
+
+def _export(out, settings: DocflowSettings, format, version, with_reports, part_rows, logger) -> dict:
     started_at, started = datetime.now(UTC), time.monotonic()
     artifact = create_progress_artifact(progress=0.0, description=f"export of {settings.table}")
 

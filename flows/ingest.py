@@ -31,6 +31,7 @@ from blocks.resolve import BlockName, resolve
 from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
+from flows import orphans
 from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.progress import Progress
 from flows.report import publish, publish_diff
@@ -244,6 +245,11 @@ def run_ingest(
     sync: SyncOptions | None = None,
 ):
     logger = get_run_logger()
+    with orphans.tracked(settings.home, logger):
+        return _run_ingest(paths, settings, retry_failed, policies, sync, logger)
+
+
+def _run_ingest(paths, settings: DocflowSettings, retry_failed, policies, sync: SyncOptions | None, logger):
     counters = RunCounters()
     started_at = datetime.now(UTC)
     run_id = _flow_run_id() or uuid.uuid4().hex

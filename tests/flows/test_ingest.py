@@ -105,6 +105,23 @@ def test_ingest_rerun_change_failures_and_retry(cli, tmp_path):
     assert len(report["runs"]) >= 4 and all(r["outcome"] == "completed" for r in report["runs"])
 
 
+def active_run_of(pid: int) -> str:
+    """The flow run id that the process `pid` recorded as its own (flows/orphans.py)."""
+    from flows.orphans import ACTIVE_DIR
+
+    for path in (Path(os.environ["DOCFLOW_HOME"]) / ACTIVE_DIR).glob("*.json"):
+        entry = json.loads(path.read_text())
+        if entry["pid"] == pid:
+            return entry["flow_run_id"]
+    raise AssertionError(f"process {pid} recorded no active flow run")
+
+
+def flow_run_state(api_url: str, run_id: str) -> str:
+    import httpx
+
+    return httpx.get(f"{api_url}/flow_runs/{run_id}").json()["state"]["type"]
+
+
 def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_api, tmp_path):
     src, db = tmp_path / "src", tmp_path / "db"
     docs = b.make_corpus(src, 40, kinds=("txt", "md"))
@@ -123,10 +140,12 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
         if done_before >= 6:
             break
     assert process.poll() is None, "run finished before it could be killed; corpus too small"
+    killed_run = active_run_of(process.pid)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     killed_at = {d for d, e in ledger(db).items() if e["status"] == "done"}
     assert len(killed_at) >= 6
+    assert flow_run_state(prefect_api, killed_run) == "RUNNING"  # nothing could report the kill
 
     result = subprocess.run(command[:-1] + ["--json"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -136,6 +155,8 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
     # Everything the ledger had as done when killed was skipped, not redone.
     assert summary["cache_hits"] >= len(killed_at)
     assert_exact(db, {p.name for p in docs})
+    # The rerun found the killed run's process gone and told Prefect.
+    assert flow_run_state(prefect_api, killed_run) == "CRASHED"
     from tests.conftest import run_cli
 
     check = run_cli("verify", "--db", str(db), "--source", str(src), "--json")

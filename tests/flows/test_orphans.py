@@ -1,0 +1,73 @@
+"""Runs whose process died are moved to Crashed by the next run, on a real Prefect server;
+live runs and finished runs are left as they are."""
+
+import json
+import logging
+import os
+import subprocess
+import time
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.states import Completed, Running
+
+from flows import orphans
+
+pytestmark = pytest.mark.e2e
+log = logging.getLogger("test")
+
+
+@flow(name="orphan-probe")
+def probe() -> None:
+    """Only its name is used: runs are created in a chosen state, never executed."""
+
+
+def dead_process() -> tuple[int, str]:
+    child = subprocess.Popen(["sleep", "30"])
+    started = orphans.process_start(child.pid)
+    child.kill()
+    child.wait()
+    return child.pid, started
+
+
+def new_run(state) -> str:
+    with get_client(sync_client=True) as client:
+        return str(client.create_flow_run(probe, state=state).id)
+
+
+def state_of(run_id: str) -> str:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id).state.type.value
+
+
+def write_entry(directory, run_id: str, pid: int, started: str | None, api_url: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    entry = {"pid": pid, "started": started, "api_url": api_url, "flow_run_id": run_id, "at": time.time()}
+    (directory / f"{run_id}.json").write_text(json.dumps(entry))
+
+
+def test_process_identity_survives_only_as_long_as_the_process():
+    assert orphans.process_start(os.getpid()) is not None
+    pid, started = dead_process()
+    assert started is not None and orphans.process_start(pid) is None
+    assert not orphans.alive({"pid": pid, "started": started})
+    # A recycled pid: the same number, another start time.
+    assert not orphans.alive({"pid": os.getpid(), "started": "0"})
+
+
+def test_reap_crashes_dead_runs_only(prefect_api, tmp_path):
+    directory = tmp_path / orphans.ACTIVE_DIR
+    pid, started = dead_process()
+    killed, live, elsewhere = (new_run(Running()) for _ in range(3))
+    finished = new_run(Completed())
+    write_entry(directory, killed, pid, started, prefect_api)
+    write_entry(directory, live, os.getpid(), orphans.process_start(os.getpid()), prefect_api)
+    write_entry(directory, finished, pid, started, prefect_api)
+    write_entry(directory, elsewhere, pid, started, "http://other-host:4200/api")
+
+    assert orphans.reap(directory, prefect_api, log) == [killed]
+    assert state_of(killed) == "CRASHED"
+    assert (state_of(live), state_of(finished), state_of(elsewhere)) == ("RUNNING", "COMPLETED", "RUNNING")
+    # The reaped and the finished run's files are gone; the live run and the other API's stay.
+    assert {p.stem for p in directory.glob("*.json")} == {live, elsewhere}
