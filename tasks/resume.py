@@ -60,7 +60,7 @@ def restore(target: Target, generation: str, results, docs: dict[str, DocRef]) -
 
 def _rows(table, columns: Sequence[str], doc_ids: Iterable[str]) -> list[dict]:
     ids = list(doc_ids)
-    total = table.count_rows()
+    total = table.count_rows() if ids else 0
     if total == 0:
         return []
     query = table.search().select(list(columns))
