@@ -115,6 +115,9 @@ def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restore
     assert restore(ctx, docs) == expected
 
 
-def test_a_fresh_table_restores_nothing(batch_setup):
+def test_nothing_to_prove_reads_nothing(batch_setup):
     ctx, docs = batch_setup
-    assert restore(ctx, docs) == set()
+    assert restore(ctx, docs) == set()  # fresh, empty tables
+    process_batch(docs, ctx, sleep=lambda s: None)
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert resume.restore(ctx.target, ctx.generation, results, {}) == set()
