@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+from typing import NoReturn
 
 from docflow import cli_deploy
 
@@ -193,6 +194,12 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
         from flows.ingest import ingest as flow_fn
     else:
         from flows.sync import sync as flow_fn
+    import httpx
+
+    from flows.progress import SUMMARY_LISTENERS
+
+    delivered: list[dict] = []
+    SUMMARY_LISTENERS.append(delivered.append)
     try:
         with progress_bar(interactive):
             state = flow_fn(
@@ -209,12 +216,32 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     except KeyboardInterrupt:
         print("docflow: interrupted; finished documents are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except httpx.HTTPError as exc:
+        if delivered:
+            _emit(args, delivered[-1], _summary_text(delivered[-1]))
+        _lost_api(exc)
+    finally:
+        SUMMARY_LISTENERS.remove(delivered.append)
     summary = summary_of(state)
     if summary is None:
         print(f"docflow: run ended {state.type.value}: {state.message}", file=sys.stderr)
         return EXIT_FAILED
     _emit(args, summary, _summary_text(summary))
     return _exit_code(summary)
+
+
+def _lost_api(exc: Exception) -> NoReturn:
+    """Say so and leave without Prefect's exit handlers: they drain queued logs and events to
+    the lost API, retrying each for about a minute, which kept the process alive for minutes
+    after the work was done."""
+    print(
+        f"docflow: lost the Prefect API ({exc}); the work done is kept, and the next run "
+        "resumes and marks this flow run Crashed",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_FAILED)
 
 
 def _export(args: argparse.Namespace, settings) -> int:
@@ -224,17 +251,22 @@ def _export(args: argparse.Namespace, settings) -> int:
     from docflow.terminal import progress_bar
     from flows.export import export
 
-    with progress_bar(interactive):
-        state = export(
-            out=os.path.abspath(args.out),
-            db=settings.db,
-            table=settings.table,
-            format=args.format,
-            version=args.version,
-            with_reports=args.with_reports,
-            part_rows=args.part_rows,
-            return_state=True,
-        )
+    import httpx
+
+    try:
+        with progress_bar(interactive):
+            state = export(
+                out=os.path.abspath(args.out),
+                db=settings.db,
+                table=settings.table,
+                format=args.format,
+                version=args.version,
+                with_reports=args.with_reports,
+                part_rows=args.part_rows,
+                return_state=True,
+            )
+    except httpx.HTTPError as exc:
+        _lost_api(exc)
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, dict):
         print(f"docflow: export failed: {summary}", file=sys.stderr)

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from docflow.settings import DocflowSettings
 from flows import orphans
-from flows.progress import LISTENERS, ProgressEvent
+from flows.progress import LISTENERS, ArtifactFeed, ProgressEvent
 from tasks.export import export_reports, export_table, record_export
 
 
@@ -44,23 +44,22 @@ def export(
     """
     logger = get_run_logger()
     settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table}.items() if v})
-    with orphans.tracked(settings.home, logger):
-        return _export(out, settings, format, version, with_reports, part_rows, logger)
-
-
-def _export(out, settings: DocflowSettings, format, version, with_reports, part_rows, logger) -> dict:
+    orphans.track(settings.home, logger)
     started_at, started = datetime.now(UTC), time.monotonic()
-    artifact = create_progress_artifact(progress=0.0, description=f"export of {settings.table}")
+    feed = ArtifactFeed(f"export of {settings.table}", logger)
 
     def on_part(done: int, parts: int) -> None:
         percent = 100.0 * done / parts
-        update_progress_artifact(artifact, progress=percent)
+        feed.set(percent)
         logger.info("export: part %d of %d written", done, parts)
         event = ProgressEvent(percent, done, 0, 0, parts, parts, done / max(1e-9, time.monotonic() - started), None)
         for listener in LISTENERS:
             listener(event)
 
-    result = export_table(settings.db, settings.table, out, format, version, part_rows, on_part)
+    try:
+        result = export_table(settings.db, settings.table, out, format, version, part_rows, on_part)
+    finally:
+        feed.close()
     reports = export_reports(settings.db, settings.table, out) if with_reports else []
     duration = time.monotonic() - started
     export_id = str(uuid.uuid4())
@@ -77,11 +76,14 @@ def _export(out, settings: DocflowSettings, format, version, with_reports, part_
         "elapsed_s": round(duration, 3),
         "rows_per_s": round(result.rows / duration, 1) if duration > 0 else 0.0,
     }
-    create_markdown_artifact(
-        markdown="# docflow export\n\n| field | value |\n|---|---|\n"
-        + "".join(f"| {k} | {v} |\n" for k, v in summary.items()),
-        key="docflow-export-report",
-        description=f"{result.rows} rows of {result.table} v{result.version}",
-    )
+    try:
+        create_markdown_artifact(
+            markdown="# docflow export\n\n| field | value |\n|---|---|\n"
+            + "".join(f"| {k} | {v} |\n" for k, v in summary.items()),
+            key="docflow-export-report",
+            description=f"{result.rows} rows of {result.table} v{result.version}",
+        )
+    except Exception as exc:  # noqa: BLE001 - the snapshot is written; the report is extra
+        logger.warning("could not publish the export report: %s", exc)
     logger.info("export summary: %s", summary)
     return summary

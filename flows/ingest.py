@@ -33,7 +33,7 @@ from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
 from flows import orphans
 from flows.interrupt import Interrupted, cooperative_interrupts
-from flows.progress import Progress
+from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
 from tasks import checkpoint, ledger, resume, store
@@ -245,11 +245,7 @@ def run_ingest(
     sync: SyncOptions | None = None,
 ):
     logger = get_run_logger()
-    with orphans.tracked(settings.home, logger):
-        return _run_ingest(paths, settings, retry_failed, policies, sync, logger)
-
-
-def _run_ingest(paths, settings: DocflowSettings, retry_failed, policies, sync: SyncOptions | None, logger):
+    orphans.track(settings.home, logger)
     counters = RunCounters()
     started_at = datetime.now(UTC)
     run_id = _flow_run_id() or uuid.uuid4().hex
@@ -296,6 +292,8 @@ def _run_ingest(paths, settings: DocflowSettings, retry_failed, policies, sync: 
         error = classify(exc, "flow")
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
+    for listener in SUMMARY_LISTENERS:
+        listener(summary)
     if counters.outcome != "dry-run":
         _record_run(target, run_id, started_at, summary, logger)
     publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings, sync), logger)
@@ -346,8 +344,14 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
 def _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger):
     progress = Progress(counters, logger, len(todo), counters.bytes_total)
     progress.start()
-    if not todo:
-        return  # no cluster is started for a run with nothing to do
+    try:
+        if todo:  # no cluster is started for a run with nothing to do
+            _run_all(todo, target, generation, settings, policies, run_id, retry_failed, pipeline, progress)
+    finally:
+        progress.finish()
+
+
+def _run_all(todo, target, generation, settings, policies, run_id, retry_failed, pipeline, progress) -> None:
     workers = settings.resolved_workers()
     if settings.address:
         client = use_address(FlowRunContext.get().task_runner, settings.address).client
@@ -420,7 +424,6 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
         except (Interrupted, KeyboardInterrupt, TerminationSignal):
             _cancel(in_flight)
             raise
-    progress.update(force=True)
     if stop is not None:
         raise stop
 

@@ -8,16 +8,17 @@ files whose process is gone and moves those runs to Crashed with the reason, so 
 `docflow runs` tell the truth. (Runs of a deployment have a worker that does the same; for them
 this is a second, harmless check.)
 
-A process is identified by its pid and its start time (/proc/<pid>/stat), so a recycled pid
-does not keep a dead run alive."""
+The file is not removed when the run ends: Prefect's engine reports the final state after
+the flow function returns, and that report can fail too (the API went away mid-run). The next
+run checks each file whose process is gone: a run Prefect has as finished just loses its file,
+any other is set to Crashed. A process is identified by its pid and its start time
+(/proc/<pid>/stat), so a recycled pid does not keep a dead run alive."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ACTIVE_DIR = "active-runs"
@@ -38,33 +39,31 @@ def alive(entry: dict) -> bool:
     return process_start(entry["pid"]) == entry["started"]
 
 
-@contextlib.contextmanager
-def tracked(home: Path, logger) -> Iterator[None]:
-    """Reap the dead runs, then mark this process as the owner of the current flow run."""
+def track(home: Path, logger) -> None:
+    """Reap the dead runs, then record this process as the owner of the current flow run."""
     from prefect.runtime import flow_run
     from prefect.settings import PREFECT_API_URL
 
-    flow_run_id, api_url = flow_run.get_id(), PREFECT_API_URL.value()
-    if flow_run_id is None or not api_url:
-        yield
+    flow_run_id = flow_run.get_id()
+    if flow_run_id is None or not PREFECT_API_URL.value():
         return
     directory = Path(home) / ACTIVE_DIR
-    reap(directory, api_url, logger)
-    entry = directory / f"{flow_run_id}.json"
+    reap(directory, logger)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        record = {"pid": os.getpid(), "started": process_start(os.getpid()), "api_url": api_url}
-        entry.write_text(json.dumps({**record, "flow_run_id": flow_run_id, "at": time.time()}))
+        record = {"pid": os.getpid(), "started": process_start(os.getpid())}
+        entry = json.dumps({**record, "flow_run_id": flow_run_id, "at": time.time()})
+        (directory / f"{flow_run_id}.json").write_text(entry)
     except OSError as exc:
         logger.warning("cannot record this run as active in %s: %s", directory, exc)
-    try:
-        yield
-    finally:
-        entry.unlink(missing_ok=True)
 
 
-def reap(directory: Path, api_url: str, logger) -> list[str]:
-    """Set every run whose process is gone to Crashed (if Prefect still has it unfinished)."""
+def reap(directory: Path, logger) -> list[str]:
+    """Set every run whose process is gone to Crashed, if Prefect still has it unfinished.
+
+    Runs are looked up by id on the current API, not matched by URL: a docflow-managed server
+    restarts on a new port over the same database. A run this API does not know (another
+    server's) keeps its file for that server, until it is a month old."""
     crashed = []
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
@@ -74,25 +73,24 @@ def reap(directory: Path, api_url: str, logger) -> list[str]:
             continue
         if alive(entry):
             continue
-        if entry.get("api_url") != api_url:
-            if time.time() - entry.get("at", 0) > FORGET_AFTER_S:
-                path.unlink(missing_ok=True)
-            continue
         try:
-            if _mark_crashed(entry):
-                crashed.append(entry["flow_run_id"])
-                logger.warning(
-                    "flow run %s was killed (process %s gone) and is now marked Crashed; its "
-                    "finished documents are kept", entry["flow_run_id"], entry["pid"],
-                )
+            verdict = _settle(entry)
         except Exception as exc:  # noqa: BLE001 - a stale record must never stop this run
-            logger.warning("could not mark flow run %s crashed: %s", entry.get("flow_run_id"), exc)
+            logger.warning("could not check flow run %s: %s", entry.get("flow_run_id"), exc)
             continue
-        path.unlink(missing_ok=True)
+        if verdict == "crashed":
+            crashed.append(entry["flow_run_id"])
+            logger.warning(
+                "flow run %s ended without reporting it (process %s gone) and is now marked "
+                "Crashed; its finished documents are kept", entry["flow_run_id"], entry["pid"],
+            )
+        if verdict != "unknown" or time.time() - entry.get("at", 0) > FORGET_AFTER_S:
+            path.unlink(missing_ok=True)
     return crashed
 
 
-def _mark_crashed(entry: dict) -> bool:
+def _settle(entry: dict) -> str:
+    """"crashed" (now), "finished" (Prefect has its end) or "unknown" (not on this API)."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Crashed
@@ -101,12 +99,12 @@ def _mark_crashed(entry: dict) -> bool:
         try:
             run = client.read_flow_run(entry["flow_run_id"])
         except ObjectNotFound:
-            return False
+            return "unknown"
         if run.state is not None and run.state.is_final():
-            return False
+            return "finished"
         message = (
-            f"the docflow process (pid {entry['pid']}) died without reporting an end (killed?); "
-            "documents it finished are kept and the next run resumes"
+            f"the docflow process (pid {entry['pid']}) ended without reporting an end (killed, "
+            "or the API was lost); documents it finished are kept and the next run resumes"
         )
         client.set_flow_run_state(run.id, Crashed(message=message), force=True)
-        return True
+        return "crashed"

@@ -4,6 +4,7 @@ log line every few seconds with counts, rate and a byte-weighted ETA."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class ProgressEvent:
 
 # In-process observers of the running flow (the CLI's terminal progress bar registers here).
 LISTENERS: list[Callable[[ProgressEvent], None]] = []
+# In-process receivers of a run's final summary: the CLI still has it to print when Prefect
+# cannot deliver the flow's final state (the API went away).
+SUMMARY_LISTENERS: list[Callable[[dict], None]] = []
 
 
 def format_eta(seconds: float | None) -> str:
@@ -39,28 +43,85 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
 
 
+class ArtifactFeed:
+    """A Prefect progress artifact updated from a background thread.
+
+    Prefect's client retries a failed call for about a minute (5 retries, exponential backoff),
+    so an update sent from the flow's loop while the API restarts or is gone would hold up the
+    scheduling of batches that long, each time. The loop only hands over the latest value; this
+    thread sends it. After one failed update the feed stops, with one warning: the run goes on,
+    and its counts stay in the logs and the summary."""
+
+    def __init__(self, description: str, logger, initial: float = 0.0) -> None:
+        self.logger = logger
+        self.artifact_id = None
+        self._wanted: float | None = None
+        self._closed = False
+        self._changed = threading.Condition()
+        try:
+            from prefect.artifacts import create_progress_artifact
+
+            self.artifact_id = create_progress_artifact(progress=initial, description=description)
+        except Exception as exc:  # noqa: BLE001 - progress display must never stop a run
+            logger.warning("no progress artifact (Prefect API: %s)", exc)
+            return
+        self._thread = threading.Thread(target=self._send, name="docflow-progress-artifact", daemon=True)
+        self._thread.start()
+
+    def set(self, percent: float) -> None:
+        with self._changed:
+            self._wanted = percent
+            self._changed.notify()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Send the last value if the API answers within `timeout_s`; never wait longer."""
+        if self.artifact_id is None:
+            return
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout_s)
+
+    def _send(self) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        while True:
+            with self._changed:
+                while self._wanted is None and not self._closed:
+                    self._changed.wait()
+                percent, self._wanted = self._wanted, None
+                if percent is None:
+                    return
+            try:
+                update_progress_artifact(self.artifact_id, progress=percent)
+            except Exception as exc:  # noqa: BLE001
+                self.logger.warning("progress artifact updates stopped (Prefect API: %s)", exc)
+                return
+
+
 @dataclass
 class Progress:
     counters: RunCounters
     logger: logging.Logger | logging.LoggerAdapter
     docs_to_process: int
     bytes_to_process: int
-    artifact_id: object | None = None
+    feed: ArtifactFeed | None = None
     _work_started: float = field(default_factory=time.monotonic)
     _last_log: float = 0.0
     _last_artifact: float = 0.0
 
     def start(self) -> None:
-        try:
-            from prefect.artifacts import create_progress_artifact
-
-            self.artifact_id = create_progress_artifact(
-                progress=0.0 if self.docs_to_process else 100.0,
-                description=f"ingest: {self.docs_to_process} documents to process",
-            )
-        except Exception as exc:  # noqa: BLE001 - progress display must never stop a run
-            self.logger.debug("no progress artifact: %s", exc)
+        self.feed = ArtifactFeed(
+            f"ingest: {self.docs_to_process} documents to process",
+            self.logger,
+            initial=0.0 if self.docs_to_process else 100.0,
+        )
         self._work_started = time.monotonic()
+
+    def finish(self) -> None:
+        self.update(force=True)
+        if self.feed is not None:
+            self.feed.close()
 
     def percent(self) -> float:
         worked = self.counters.documents_processed + self.counters.documents_failed
@@ -101,14 +162,9 @@ class Progress:
 
     def update(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.artifact_id is not None and (force or now - self._last_artifact >= ARTIFACT_EVERY_S):
+        if self.feed is not None and (force or now - self._last_artifact >= ARTIFACT_EVERY_S):
             self._last_artifact = now
-            try:
-                from prefect.artifacts import update_progress_artifact
-
-                update_progress_artifact(self.artifact_id, progress=self.percent())
-            except Exception as exc:  # noqa: BLE001
-                self.logger.debug("progress artifact update failed: %s", exc)
+            self.feed.set(self.percent())
         if LISTENERS:
             event = self.event()
             for listener in LISTENERS:

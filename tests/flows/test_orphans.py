@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 from prefect import flow
@@ -36,14 +37,18 @@ def new_run(state) -> str:
         return str(client.create_flow_run(probe, state=state).id)
 
 
-def state_of(run_id: str) -> str:
+def read(run_id: str):
     with get_client(sync_client=True) as client:
-        return client.read_flow_run(run_id).state.type.value
+        return client.read_flow_run(run_id)
 
 
-def write_entry(directory, run_id: str, pid: int, started: str | None, api_url: str) -> None:
+def state_of(run_id: str) -> str:
+    return read(run_id).state.type.value
+
+
+def write_entry(directory, run_id: str, pid: int, started: str | None, age_s: float = 0) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    entry = {"pid": pid, "started": started, "api_url": api_url, "flow_run_id": run_id, "at": time.time()}
+    entry = {"pid": pid, "started": started, "flow_run_id": run_id, "at": time.time() - age_s}
     (directory / f"{run_id}.json").write_text(json.dumps(entry))
 
 
@@ -59,15 +64,18 @@ def test_process_identity_survives_only_as_long_as_the_process():
 def test_reap_crashes_dead_runs_only(prefect_api, tmp_path):
     directory = tmp_path / orphans.ACTIVE_DIR
     pid, started = dead_process()
-    killed, live, elsewhere = (new_run(Running()) for _ in range(3))
+    killed, live = new_run(Running()), new_run(Running())
     finished = new_run(Completed())
-    write_entry(directory, killed, pid, started, prefect_api)
-    write_entry(directory, live, os.getpid(), orphans.process_start(os.getpid()), prefect_api)
-    write_entry(directory, finished, pid, started, prefect_api)
-    write_entry(directory, elsewhere, pid, started, "http://other-host:4200/api")
+    elsewhere, forgotten = str(uuid.uuid4()), str(uuid.uuid4())  # runs of another server
+    write_entry(directory, killed, pid, started)
+    write_entry(directory, live, os.getpid(), orphans.process_start(os.getpid()))
+    write_entry(directory, finished, pid, started)
+    write_entry(directory, elsewhere, pid, started)
+    write_entry(directory, forgotten, pid, started, age_s=orphans.FORGET_AFTER_S + 1)
 
-    assert orphans.reap(directory, prefect_api, log) == [killed]
+    assert orphans.reap(directory, log) == [killed]
     assert state_of(killed) == "CRASHED"
-    assert (state_of(live), state_of(finished), state_of(elsewhere)) == ("RUNNING", "COMPLETED", "RUNNING")
-    # The reaped and the finished run's files are gone; the live run and the other API's stay.
+    assert "ended without reporting" in read(killed).state.message
+    assert (state_of(live), state_of(finished)) == ("RUNNING", "COMPLETED")
+    # Settled runs lose their file; the live run and the other server's recent run keep theirs.
     assert {p.stem for p in directory.glob("*.json")} == {live, elsewhere}
