@@ -259,7 +259,8 @@ def run_ingest(
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir)
-        done = resume.finished(target, generation, results, docs) if generation else set()
+        dry_run = sync is not None and sync.dry_run
+        done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
         if sync is not None:
             todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
         else:

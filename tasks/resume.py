@@ -23,15 +23,20 @@ from tasks import checkpoint, ledger, store
 IN_LIST_MAX = 2000
 
 
-def finished(target: Target, generation: str, results, docs: Sequence[DocRef]) -> set[str]:
+def finished(
+    target: Target, generation: str, results, docs: Sequence[DocRef], write: bool = True
+) -> set[str]:
+    """`write=False` (a dry run) only answers; the proven checkpoints are not written."""
     done = checkpoint.finished(results, generation, docs)
     rest = {d.doc_id: d for d in docs if d.doc_id not in done}
     if rest and generation:
-        done |= restore(target, generation, results, rest)
+        done |= restore(target, generation, results, rest, write)
     return done
 
 
-def restore(target: Target, generation: str, results, docs: dict[str, DocRef]) -> set[str]:
+def restore(
+    target: Target, generation: str, results, docs: dict[str, DocRef], write: bool = True
+) -> set[str]:
     """Write the checkpoints that the table proves are missing; returns their doc_ids."""
     db = store.connect(target.db)
     ledger_table = store.open_table(db, target.ledger_table)
@@ -53,7 +58,8 @@ def restore(target: Target, generation: str, results, docs: dict[str, DocRef]) -
         doc = docs[doc_id]
         expected = [(i, doc.fingerprint) for i in range(outcome.chunk_count)]
         if sorted(chunks.get(doc_id, [])) == expected:
-            checkpoint.record(results, generation, doc, outcome, run_id)
+            if write:
+                checkpoint.record(results, generation, doc, outcome, run_id)
             restored.add(doc_id)
     return restored
 

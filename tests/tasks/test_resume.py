@@ -47,6 +47,9 @@ def test_finished_documents_without_checkpoints_are_restored_not_redone(batch_se
     killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))
     assert checkpointed(ctx, docs) == set()
     version = chunk_table(ctx).version
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert resume.finished(ctx.target, ctx.generation, results, docs, write=False) == {d.doc_id for d in docs}
+    assert checkpointed(ctx, docs) == set()  # a dry run only answers
 
     assert restore(ctx, docs) == {d.doc_id for d in docs}
     assert checkpointed(ctx, docs) == {d.doc_id for d in docs}
