@@ -10,9 +10,10 @@ this is a second, harmless check.)
 
 The file is not removed when the run ends: Prefect's engine reports the final state after
 the flow function returns, and that report can fail too (the API went away mid-run). The next
-run checks each file whose process is gone: a run Prefect has as finished just loses its file,
-any other is set to Crashed. A process is identified by its pid and its start time
-(/proc/<pid>/stat), so a recycled pid does not keep a dead run alive."""
+run checks each file whose process is gone: a run Prefect still has Running in that process's
+attempt (same run_count) is set to Crashed; any other (finished, or retried since) just loses
+its file. A process is identified by its pid and its start time (/proc/<pid>/stat), so a
+recycled pid does not keep a dead run alive."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def track(home: Path, logger) -> None:
     reap(directory, logger)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        record = {"pid": os.getpid(), "started": process_start(os.getpid())}
+        record = {"pid": os.getpid(), "started": process_start(os.getpid()), "run_count": flow_run.run_count}
         entry = json.dumps({**record, "flow_run_id": flow_run_id, "at": time.time()})
         (directory / f"{flow_run_id}.json").write_text(entry)
     except OSError as exc:
@@ -59,7 +60,12 @@ def track(home: Path, logger) -> None:
 
 
 def reap(directory: Path, logger) -> list[str]:
-    """Set every run whose process is gone to Crashed, if Prefect still has it unfinished.
+    """Set every run whose process is gone to Crashed, if Prefect still has that process's
+    attempt running.
+
+    Only that: a run the UI's Retry put back in AwaitingRetry, or whose next attempt already
+    runs (a higher run_count, perhaps this very process), belongs to someone else now, and
+    crashing it would undo the user's retry.
 
     Runs are looked up by id on the current API, not matched by URL: a docflow-managed server
     restarts on a new port over the same database. A run this API does not know (another
@@ -90,7 +96,8 @@ def reap(directory: Path, logger) -> list[str]:
 
 
 def _settle(entry: dict) -> str:
-    """"crashed" (now), "finished" (Prefect has its end) or "unknown" (not on this API)."""
+    """"crashed" (now), "settled" (ended, or superseded by a later attempt) or "unknown" (not
+    on this API)."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
     from prefect.states import Crashed
@@ -100,8 +107,8 @@ def _settle(entry: dict) -> str:
             run = client.read_flow_run(entry["flow_run_id"])
         except ObjectNotFound:
             return "unknown"
-        if run.state is not None and run.state.is_final():
-            return "finished"
+        if run.state is None or not run.state.is_running() or run.run_count != entry.get("run_count"):
+            return "settled"
         message = (
             f"the docflow process (pid {entry['pid']}) ended without reporting an end (killed, "
             "or the API was lost); documents it finished are kept and the next run resumes"
