@@ -84,27 +84,32 @@ class DocumentSource(Block):
 
     roots: list[str] = Field(
         min_length=1,
-        description="Directories (walked recursively), single files or globs; file:// URLs are "
-        "accepted. A document's id is its path relative to its root.",
+        description="Directories (walked recursively), single files or globs; file:// URLs; "
+        "object-store prefixes (s3://bucket/prefix, walked) and http(s) URLs (one document "
+        "each). A document's id is its path relative to its root.",
     )
     include: list[str] = Field(default_factory=list, description="Globs on document ids to include.")
     exclude: list[str] = Field(default_factory=list, description="Globs on document ids to exclude.")
 
     @field_validator("roots")
     @classmethod
-    def _local_roots(cls, roots: list[str]) -> list[str]:
-        """Discovery walks a local file system; any other fsspec scheme would only fail at run
-        time, so it is refused when the block is saved."""
-        local = []
+    def _readable_roots(cls, roots: list[str]) -> list[str]:
+        """A URL whose fsspec file system is not installed here (gs:// without gcsfs) or does
+        not exist would only fail at run time, so it is refused when the block is saved."""
+        import fsspec
+
+        from tasks.remote import is_url
+
+        checked = []
         for root in roots:
-            scheme = root.split("://", 1)[0] if "://" in root else ""
-            if scheme not in ("", "file"):
-                raise ValueError(
-                    f"{root!r}: docflow reads local files only (plain paths or file:// URLs); "
-                    "mount the remote storage and name the mount point"
-                )
-            local.append(root.removeprefix("file://"))
-        return local
+            if is_url(root):
+                scheme = root.split("://", 1)[0]
+                try:
+                    fsspec.get_filesystem_class(scheme)
+                except (ValueError, ImportError) as exc:
+                    raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
+            checked.append(root.removeprefix("file://"))
+        return checked
 
 
 class RetryPoliciesBlock(Block):

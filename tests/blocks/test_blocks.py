@@ -18,8 +18,12 @@ PLAIN = dict(paths=None, db=None, table=None, include=None, exclude=None, model=
 
 def test_blocks_validate_when_saved():
     assert DocumentSource(roots=["file:///data/docs", "/srv/more"]).roots == ["/data/docs", "/srv/more"]
-    with pytest.raises(ValidationError, match="local files only"):
-        DocumentSource(roots=["s3://bucket/docs"])
+    remote = ["s3://bucket/docs", "https://example.org/handbook.pdf"]
+    assert DocumentSource(roots=remote).roots == remote
+    with pytest.raises(ValidationError, match="cannot read gs://"):
+        DocumentSource(roots=["gs://bucket/docs"])  # gcsfs is not installed
+    with pytest.raises(ValidationError, match="cannot read nosuch://"):
+        DocumentSource(roots=["nosuch://x"])
     with pytest.raises(ValidationError):
         DocumentSource(roots=[])
     with pytest.raises(ValidationError):
