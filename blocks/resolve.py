@@ -7,7 +7,7 @@ a block in the UI changes the next run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import Field
@@ -34,10 +34,17 @@ class FlowInputs:
     device: str | None = None
     embed_batch_size: int | None = None
     address: str | None = None
+    storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
 
-    def with_embedder(self, settings: DocflowSettings) -> DocflowSettings:
-        """The embedder block's device and batch size have no flow parameter of their own."""
-        update = {"device": self.device, "embed_batch_size": self.embed_batch_size, "address": self.address}
+    def applied_to(self, settings: DocflowSettings) -> DocflowSettings:
+        """What has no flow parameter of its own: the embedder block's device and batch size,
+        the cluster's address, the target block's storage options."""
+        update = {
+            "device": self.device,
+            "embed_batch_size": self.embed_batch_size,
+            "address": self.address,
+            "storage_options": self.storage_options,
+        }
         update = {k: v for k, v in update.items() if v is not None}
         return settings.model_copy(update=update) if update else settings
 
@@ -60,14 +67,6 @@ def resolve(
     src = DocumentSource.load(source) if source else None
     tgt = LanceDBTarget.load(target) if target else None
     emb = Embedder.load(embedder) if embedder else None
-    if tgt is not None and tgt.storage_options.get_secret_value():
-        # tasks.store.connect opens a database by URI only: dropping the options would connect
-        # without the credentials the user saved, so refuse instead.
-        raise ValueError(
-            f"LanceDB target block {target!r} has storage options, which the ingest pipeline "
-            "cannot pass to LanceDB yet; give the worker the object store's environment "
-            "variables (e.g. AWS_ACCESS_KEY_ID) and leave storage_options empty"
-        )
     chosen_paths = paths or (src.roots if src else None)
     if not chosen_paths:
         raise ValueError("no documents to ingest: pass paths or the name of a document source block")
@@ -86,7 +85,16 @@ def resolve(
         device=_field(emb, "device"),
         embed_batch_size=_field(emb, "batch_size"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
+        storage_options=_storage_options(tgt),
     )
+
+
+def _storage_options(target: LanceDBTarget | None) -> dict[str, str] | None:
+    """The target block's options in clear text, for LanceDB and s3fs; None keeps settings'."""
+    if target is None:
+        return None
+    options = target.storage_options.get_secret_value()
+    return {str(k): str(v) for k, v in options.items()} or None
 
 
 def _field(block: object | None, name: str):

@@ -307,20 +307,17 @@ def _import(args: argparse.Namespace, settings) -> int:
 
 
 def _verify(args: argparse.Namespace, settings) -> int:
-    from flows.ingest import build_pipeline
-    from tasks import checkpoint, store
+    from flows.ingest import build_pipeline, target_of
+    from tasks import store
     from tasks.discover import discover
     from tasks.verify import repair, verify
 
-    table = store.open_table(store.connect(settings.db), settings.table)
+    table = store.open_table(store.connect(settings.db, settings.storage_options), settings.table)
     if table is None:
         print(f"docflow: no table {settings.table!r} in {settings.db}", file=sys.stderr)
         return EXIT_FAILED
     generation = store.table_metadata(table).get("generation", "")
-    from docflow.models import Target
-
-    target = Target(settings.db, settings.table, settings.checkpoint_dir
-                    or checkpoint.default_checkpoint_dir(settings.db, settings.table))
+    target = target_of(settings)
     source = None
     if args.source:
         fingerprint = build_pipeline(settings).config.fingerprint()
@@ -364,7 +361,7 @@ def _summary_text(summary: dict) -> str:
 def _status(args: argparse.Namespace, settings) -> int:
     from tasks import ledger, store
 
-    db = store.connect(settings.db)
+    db = store.connect(settings.db, settings.storage_options)
     ledger_table = store.open_table(db, f"{settings.table}_ledger")
     if ledger_table is None:
         print(f"docflow: nothing ingested into {settings.table!r} in {settings.db}", file=sys.stderr)

@@ -52,6 +52,13 @@ class Target:
     db: str
     table: str
     checkpoint_dir: str
+    # Object-store options (keys, region, endpoint) as LanceDB names them; a tuple of pairs so
+    # the target stays hashable. Not in repr: they hold secrets.
+    storage_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.storage_options)
 
     @property
     def ledger_table(self) -> str:

@@ -64,6 +64,13 @@ class DocflowSettings(BaseSettings):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Object-store options for the database and the checkpoints, in LanceDB's "
+        "names (aws_access_key_id, aws_secret_access_key, aws_session_token, aws_region, "
+        "aws_endpoint, allow_http); empty: the environment's (AWS_* variables).",
+    )
     checkpoint_dir: str | None = Field(
         None,
         description="Where per-document Prefect result records live. Default: beside the "

@@ -78,18 +78,23 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
     return Pipeline(config, model_path, chunking)
 
 
+def target_of(settings: DocflowSettings) -> Target:
+    return Target(
+        db=settings.db,
+        table=settings.table,
+        checkpoint_dir=settings.checkpoint_dir
+        or checkpoint.default_checkpoint_dir(settings.db, settings.table),
+        storage_options=tuple(sorted(settings.storage_options.items())),
+    )
+
+
 def open_target(
     settings: DocflowSettings, pipeline: Pipeline, create: bool = True
 ) -> tuple[Target, str]:
     """Create the tables if needed and return the target with the chunk table's generation
     ("" when `create` is off and there is no table yet: nothing is indexed)."""
-    target = Target(
-        db=settings.db,
-        table=settings.table,
-        checkpoint_dir=settings.checkpoint_dir
-        or checkpoint.default_checkpoint_dir(settings.db, settings.table),
-    )
-    db = store.connect(settings.db)
+    target = target_of(settings)
+    db = store.connect(target.db, target.options)
     if not create and store.open_table(db, settings.table) is None:
         return target, ""
     dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
@@ -225,7 +230,7 @@ def ingest(
         address=address, cluster=cluster,
     )
     settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
-    return run_ingest(inputs.paths, inputs.with_embedder(settings), retry_failed, inputs.retry_policies)
+    return run_ingest(inputs.paths, inputs.applied_to(settings), retry_failed, inputs.retry_policies)
 
 
 @dataclass(frozen=True)
@@ -258,7 +263,7 @@ def run_ingest(
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
-        results = checkpoint.open_store(target.checkpoint_dir)
+        results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
         done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
         if sync is not None:
@@ -316,7 +321,7 @@ def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_mis
 
 def _sync_changes(target, generation, found, done, unreachable, sync: SyncOptions, counters, logger):
     docs = list(found.documents)
-    ledger_table = store.open_table(store.connect(target.db), target.ledger_table)
+    ledger_table = store.open_table(store.connect(target.db, target.options), target.ledger_table)
     known = ledger.fingerprints(ledger_table) if ledger_table is not None else {}
     present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
     changes = diff(docs, present, known, done)
@@ -467,7 +472,7 @@ def _record_problems(target: Target, problems, counters: RunCounters, run_id: st
 
 
 def _compact(target: Target) -> None:
-    db = store.connect(target.db)
+    db = store.connect(target.db, target.options)
     with store.write_lock(target.db):
         for name in (target.table, target.ledger_table):
             store.compact(db.open_table(name))
@@ -491,7 +496,7 @@ def _command(paths: Sequence[str], settings: DocflowSettings, sync: SyncOptions 
 
 
 def _open(target: Target, name: str):
-    return store.connect(target.db).open_table(name)
+    return store.connect(target.db, target.options).open_table(name)
 
 
 def _flow_run_id() -> str | None:

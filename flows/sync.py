@@ -73,4 +73,4 @@ def sync(
     )
     settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
-    return run_ingest(inputs.paths, inputs.with_embedder(settings), False, inputs.retry_policies, options)
+    return run_ingest(inputs.paths, inputs.applied_to(settings), False, inputs.retry_policies, options)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
 from docflow.models import DocOutcome, DocRef
+from tasks.store import fsspec_options
 
 
 def doc_dir(generation: str, doc_id: str) -> str:
@@ -38,7 +39,7 @@ def default_checkpoint_dir(db: str, table: str) -> str:
     return os.path.join(os.path.abspath(db.removeprefix("file://")), "_docflow", "checkpoints", table)
 
 
-def open_store(checkpoint_dir: str):
+def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None):
     from prefect.filesystems import LocalFileSystem, RemoteFileSystem
     from prefect.results import ResultStore
     from prefect.serializers import JSONSerializer
@@ -46,7 +47,7 @@ def open_store(checkpoint_dir: str):
     def storage(sub: str):
         path = f"{checkpoint_dir.rstrip('/')}/{sub}"
         if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
-            return RemoteFileSystem(basepath=path)
+            return RemoteFileSystem(basepath=path, settings=fsspec_options(checkpoint_dir, storage_options or {}))
         return LocalFileSystem(basepath=path.removeprefix("file://"))
 
     return ResultStore(
@@ -70,11 +71,16 @@ def record(store, generation: str, doc: DocRef, outcome: DocOutcome, run_id: str
     store.write(obj=payload, key=checkpoint_key(generation, doc))
 
 
-def forget(checkpoint_dir: str, generation: str, doc_ids: Iterable[str]) -> None:
+def forget(
+    checkpoint_dir: str,
+    generation: str,
+    doc_ids: Iterable[str],
+    storage_options: Mapping[str, str] | None = None,
+) -> None:
     """Remove every checkpoint of these documents, whatever version it was for."""
     from fsspec.core import url_to_fs
 
-    fs, root = url_to_fs(checkpoint_dir)
+    fs, root = url_to_fs(checkpoint_dir, **fsspec_options(checkpoint_dir, storage_options or {}))
     for doc_id in doc_ids:
         for sub in ("keys", "results"):
             path = f"{root.rstrip('/')}/{sub}/{doc_dir(generation, doc_id)}"

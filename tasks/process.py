@@ -75,7 +75,7 @@ def process_batch(
     """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
     be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    results = checkpoint.open_store(ctx.target.checkpoint_dir, ctx.target.options)
     if ctx.ignore_checkpoints:
         already = set()
     elif resumed:
@@ -183,8 +183,8 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
     def commit() -> None:
         # Old checkpoints go first: a crash after this leaves documents to redo, never a
         # checkpoint that outlives the chunks it stood for.
-        checkpoint.forget(ctx.target.checkpoint_dir, ctx.generation, doc_ids)
-        db = store.connect(ctx.target.db)
+        checkpoint.forget(ctx.target.checkpoint_dir, ctx.generation, doc_ids, ctx.target.options)
+        db = store.connect(ctx.target.db, ctx.target.options)
         table = db.open_table(ctx.target.table)
         rows = store.rows_for(payload, vectors, table.schema, ctx.run_id)
         with store.write_lock(ctx.target.db):
@@ -221,7 +221,7 @@ def _record(todo, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
     entries = [ledger.LedgerEntry(doc, outcomes[doc.doc_id]) for doc in todo]
 
     def write_ledger() -> None:
-        db = store.connect(ctx.target.db)
+        db = store.connect(ctx.target.db, ctx.target.options)
         with store.write_lock(ctx.target.db):
             ledger.upsert(db.open_table(ctx.target.ledger_table), entries, ctx.run_id)
 

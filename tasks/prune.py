@@ -16,8 +16,8 @@ def prune(target: Target, generation: str, doc_ids: Sequence[str]) -> tuple[int,
     """Returns (ledger rows removed, chunks removed)."""
     if not doc_ids:
         return 0, 0
-    checkpoint.forget(target.checkpoint_dir, generation, doc_ids)
-    db = store.connect(target.db)
+    checkpoint.forget(target.checkpoint_dir, generation, doc_ids, target.options)
+    db = store.connect(target.db, target.options)
     with store.write_lock(target.db):
         chunks = store.delete_documents(db.open_table(target.table), list(doc_ids))
         documents = store.delete_documents(db.open_table(target.ledger_table), list(doc_ids))

@@ -38,7 +38,7 @@ def restore(
     target: Target, generation: str, results, docs: dict[str, DocRef], write: bool = True
 ) -> set[str]:
     """Write the checkpoints that the table proves are missing; returns their doc_ids."""
-    db = store.connect(target.db)
+    db = store.connect(target.db, target.options)
     ledger_table = store.open_table(db, target.ledger_table)
     chunk_table = store.open_table(db, target.table)
     if ledger_table is None or chunk_table is None:

@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -62,13 +62,51 @@ def is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
 
 
-def connect(uri: str):
+def connect(uri: str, storage_options: Mapping[str, str] | None = None):
+    """`storage_options` None: the settings' (DOCFLOW_STORAGE_OPTIONS), so search, export and
+    import read the same object store as the run that wrote it."""
     import lancedb
 
+    if storage_options is None:
+        from docflow.settings import DocflowSettings
+
+        storage_options = DocflowSettings().storage_options
     if is_local(uri):
         os.makedirs(uri.removeprefix("file://"), exist_ok=True)
     # A handle opened earlier reads stale data unless told to re-check on every read.
-    return lancedb.connect(uri, read_consistency_interval=timedelta(0))
+    return lancedb.connect(
+        uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options or {}) or None
+    )
+
+
+# LanceDB's object-store option names -> s3fs's, for the checkpoints beside the table.
+_S3FS_NAMES = {
+    "aws_access_key_id": "key",
+    "access_key_id": "key",
+    "aws_secret_access_key": "secret",
+    "secret_access_key": "secret",
+    "aws_session_token": "token",
+    "session_token": "token",
+    "aws_endpoint": "endpoint_url",
+    "endpoint": "endpoint_url",
+    "aws_endpoint_url": "endpoint_url",
+    "endpoint_url": "endpoint_url",
+}
+_S3FS_REGION_NAMES = ("aws_region", "region")
+
+
+def fsspec_options(uri: str, storage_options: Mapping[str, str]) -> dict:
+    """The same credentials for fsspec (s3fs), which names them differently. Other schemes get
+    none: their file systems read the environment, as LanceDB does without options."""
+    if not storage_options or not uri.startswith(("s3://", "s3a://")):
+        return {}
+    options: dict = {}
+    for name, value in storage_options.items():
+        if name.lower() in _S3FS_NAMES:
+            options[_S3FS_NAMES[name.lower()]] = value
+        elif name.lower() in _S3FS_REGION_NAMES:
+            options.setdefault("client_kwargs", {})["region_name"] = value
+    return options
 
 
 def table_names(db) -> list[str]:

@@ -59,7 +59,7 @@ def read_columns(table, columns: Sequence[str]) -> list[dict]:
 def verify(
     target: Target, generation: str, source_docs: Sequence[DocRef] | None = None
 ) -> VerifyReport:
-    db = store.connect(target.db)
+    db = store.connect(target.db, target.options)
     ledger_rows = {r["doc_id"]: r for r in read_columns(store.open_table(db, target.ledger_table), LEDGER_COLUMNS)}
     chunk_rows = read_columns(store.open_table(db, target.table), CHUNK_COLUMNS)
     report = VerifyReport(documents=len(ledger_rows), chunks=len(chunk_rows))
@@ -84,7 +84,7 @@ def verify(
         elif sorted(set(indexes)) != list(range(len(set(indexes)))) or len(set(indexes)) != entry["chunk_count"]:
             report.add("missing_chunks", doc_id)
 
-    results = checkpoint.open_store(target.checkpoint_dir)
+    results = checkpoint.open_store(target.checkpoint_dir, target.options)
     for doc_id, entry in ledger_rows.items():
         if entry["status"] == DocStatus.DONE.value and doc_id not in per_doc and entry["chunk_count"]:
             report.add("done_without_chunks", doc_id)
@@ -124,8 +124,8 @@ def repair(target: Target, generation: str, report: VerifyReport) -> list[str]:
     doc_ids = sorted({d for kind, ids in report.problems.items() if kind in REPAIRABLE for d in ids})
     if not doc_ids:
         return []
-    checkpoint.forget(target.checkpoint_dir, generation, doc_ids)
-    db = store.connect(target.db)
+    checkpoint.forget(target.checkpoint_dir, generation, doc_ids, target.options)
+    db = store.connect(target.db, target.options)
     with store.write_lock(target.db):
         store.delete_documents(db.open_table(target.table), doc_ids)
     return doc_ids

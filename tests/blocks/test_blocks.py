@@ -78,19 +78,29 @@ def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
 
     from docflow.settings import DocflowSettings
 
-    settings = inputs.with_embedder(DocflowSettings())
-    assert (settings.device, settings.embed_batch_size) == ("cpu", 8)
+    settings = inputs.applied_to(DocflowSettings())
+    assert (settings.device, settings.embed_batch_size, settings.storage_options) == ("cpu", 8, {})
 
     plain = resolve(**{**PLAIN, "paths": ["/x"], "retry_policies": RetryPolicies()})
     assert (plain.paths, plain.db, plain.retry_policies) == (["/x"], None, RetryPolicies())
 
 
 @pytest.mark.e2e
+def test_a_target_blocks_storage_options_reach_the_run_in_clear(prefect_api):
+    from docflow.settings import DocflowSettings
+    from flows.ingest import target_of
+
+    options = {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s3cr3t", "aws_region": "eu-west-1"}
+    LanceDBTarget(uri="s3://bucket/db", storage_options=options).save("s3-target", overwrite=True)
+    inputs = resolve(**{**PLAIN, "paths": ["/x"], "target": "s3-target"})
+    target = target_of(inputs.applied_to(DocflowSettings(db=inputs.db)))
+    assert (target.db, target.options) == ("s3://bucket/db", options)
+    assert "s3cr3t" not in repr(target) and "s3cr3t" not in repr(inputs.applied_to(DocflowSettings()))
+
+
+@pytest.mark.e2e
 def test_resolve_refuses_what_it_cannot_honour(prefect_api):
     with pytest.raises(ValueError, match="pass paths or the name of a document source block"):
         resolve(**PLAIN)
-    LanceDBTarget(uri="s3://bucket/db", storage_options={"region": "eu-west-1"}).save("s3-target", overwrite=True)
-    with pytest.raises(ValueError, match="cannot pass to LanceDB yet"):
-        resolve(**{**PLAIN, "paths": ["/x"], "target": "s3-target"})
     with pytest.raises(ValueError, match="no-such-block"):
         resolve(**{**PLAIN, "paths": ["/x"], "target": "no-such-block"})

@@ -2,6 +2,7 @@
 loopback (a real HTTP S3 API, not a mock object), driven through the CLI."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -102,3 +103,27 @@ def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
     assert synced["documents_deleted"] == 1
     status = run("status", "--db", db)
     assert status["counts"]["done"] == 2
+
+
+def test_credentials_from_storage_options_alone(cli, s3, tmp_path):
+    """No AWS_* variable anywhere: keys, region and endpoint come only from the storage options
+    (what a target block carries), for LanceDB, the checkpoints and the Dask workers."""
+    src = tmp_path / "src"
+    b.make_corpus(src, 4, kinds=("txt", "md"))
+    options = {"aws_access_key_id": "docflow", "aws_secret_access_key": "docflow-secret",
+               "aws_region": "us-east-1", "aws_endpoint": s3["AWS_ENDPOINT_URL"], "allow_http": "true"}
+    env = {"DOCFLOW_STORAGE_OPTIONS": json.dumps(options)}
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT", "AWS_ENDPOINT_URL",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} & set(os.environ)
+    db = "s3://docflow/options-db"
+
+    def run(*args):
+        result = cli(*args, "--json", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+    assert run("ingest", str(src), "--db", db)["documents_processed"] == 4
+    assert run("ingest", str(src), "--db", db)["documents_skipped"] == 4
+    assert run("verify", "--db", db, "--source", str(src))["consistent"]
+    assert run("search", "Topic", "--db", db, "-k", "1")["hits"]
+    assert run("export", "--out", str(tmp_path / "snap"), "--db", db)["rows"] > 0

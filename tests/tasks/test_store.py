@@ -108,3 +108,14 @@ def test_two_processes_replacing_the_same_documents_never_leave_duplicates(tmp_p
         mine = [r for r in data if r["doc_id"] == f"shared-{i}"]
         assert len({r["fingerprint"] for r in mine}) == 1  # one writer's version, whole
         assert sorted(r["chunk_index"] for r in mine) == list(range(len(mine)))
+
+
+def test_storage_options_are_renamed_for_s3fs_and_kept_from_other_schemes():
+    lance = {"aws_access_key_id": "k", "aws_secret_access_key": "s", "aws_session_token": "t",
+             "aws_endpoint": "http://127.0.0.1:9000", "aws_region": "eu-west-1", "allow_http": "true"}
+    assert store.fsspec_options("s3://bucket/db", lance) == {
+        "key": "k", "secret": "s", "token": "t", "endpoint_url": "http://127.0.0.1:9000",
+        "client_kwargs": {"region_name": "eu-west-1"},
+    }
+    assert store.fsspec_options("gs://bucket/db", lance) == {}
+    assert store.fsspec_options("s3://bucket/db", {}) == {}
