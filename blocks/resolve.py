@@ -36,17 +36,23 @@ class FlowInputs:
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
 
-    def applied_to(self, settings: DocflowSettings) -> DocflowSettings:
-        """What has no flow parameter of its own: the embedder block's device and batch size,
-        the cluster's address, the target block's storage options."""
-        update = {
+    def settings(self, batch_size: int | None = None) -> DocflowSettings:
+        """The run's settings: these values over DOCFLOW_* variables over defaults. The
+        embedder's device and batch size, the cluster's address and the target's storage
+        options have no flow parameter of their own; they come from blocks only."""
+        overrides = {
+            "db": self.db,
+            "table": self.table,
+            "batch_size": batch_size,
+            "include": tuple(self.include) if self.include else None,
+            "exclude": tuple(self.exclude) if self.exclude else None,
+            "model": self.model,
             "device": self.device,
             "embed_batch_size": self.embed_batch_size,
             "address": self.address,
             "storage_options": self.storage_options,
         }
-        update = {k: v for k, v in update.items() if v is not None}
-        return settings.model_copy(update=update) if update else settings
+        return DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def resolve(

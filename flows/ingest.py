@@ -168,19 +168,6 @@ def select_work(
     return todo, [d for d in docs if d.doc_id not in chosen]
 
 
-def settings_for(db, table, batch_size, include, exclude, model) -> DocflowSettings:
-    """Flow parameters override DOCFLOW_* variables, which override defaults."""
-    overrides = {
-        "db": db,
-        "table": table,
-        "batch_size": batch_size,
-        "include": tuple(include) if include else None,
-        "exclude": tuple(exclude) if exclude else None,
-        "model": model,
-    }
-    return DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 @flow(
     name="docflow-ingest",
     task_runner=build_task_runner(DocflowSettings()),
@@ -229,8 +216,7 @@ def ingest(
         retry_policies=retry_policies, source=source, target=target, embedder=embedder,
         address=address, cluster=cluster,
     )
-    settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
-    return run_ingest(inputs.paths, inputs.applied_to(settings), retry_failed, inputs.retry_policies)
+    return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies)
 
 
 @dataclass(frozen=True)

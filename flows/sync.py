@@ -13,7 +13,7 @@ from pydantic import Field
 
 from blocks.resolve import BlockName, resolve
 from docflow.settings import DocflowSettings
-from flows.ingest import SyncOptions, run_ingest, settings_for
+from flows.ingest import SyncOptions, run_ingest
 from flows.runner import build_task_runner
 from tasks.retry import RetryPolicies
 
@@ -71,6 +71,5 @@ def sync(
         retry_policies=retry_policies, source=source, target=target, embedder=embedder,
         address=address, cluster=cluster,
     )
-    settings = settings_for(inputs.db, inputs.table, batch_size, inputs.include, inputs.exclude, inputs.model)
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
-    return run_ingest(inputs.paths, inputs.applied_to(settings), False, inputs.retry_policies, options)
+    return run_ingest(inputs.paths, inputs.settings(batch_size), False, inputs.retry_policies, options)

@@ -76,9 +76,7 @@ def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
     assert (inputs.include, inputs.exclude, inputs.model) == (["*.md"], ["old*"], "/models/minilm")
     assert inputs.retry_policies.parse.retries == 0
 
-    from docflow.settings import DocflowSettings
-
-    settings = inputs.applied_to(DocflowSettings())
+    settings = inputs.settings()
     assert (settings.device, settings.embed_batch_size, settings.storage_options) == ("cpu", 8, {})
 
     plain = resolve(**{**PLAIN, "paths": ["/x"], "retry_policies": RetryPolicies()})
@@ -87,15 +85,14 @@ def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
 
 @pytest.mark.e2e
 def test_a_target_blocks_storage_options_reach_the_run_in_clear(prefect_api):
-    from docflow.settings import DocflowSettings
     from flows.ingest import target_of
 
     options = {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s3cr3t", "aws_region": "eu-west-1"}
     LanceDBTarget(uri="s3://bucket/db", storage_options=options).save("s3-target", overwrite=True)
     inputs = resolve(**{**PLAIN, "paths": ["/x"], "target": "s3-target"})
-    target = target_of(inputs.applied_to(DocflowSettings(db=inputs.db)))
+    target = target_of(inputs.settings())
     assert (target.db, target.options) == ("s3://bucket/db", options)
-    assert "s3cr3t" not in repr(target) and "s3cr3t" not in repr(inputs.applied_to(DocflowSettings()))
+    assert "s3cr3t" not in repr(target) and "s3cr3t" not in repr(inputs.settings())
 
 
 @pytest.mark.e2e
