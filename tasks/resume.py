@@ -66,10 +66,6 @@ def restore(
 
 def _rows(table, columns: Sequence[str], doc_ids: Iterable[str]) -> list[dict]:
     ids = list(doc_ids)
-    total = table.count_rows() if ids else 0
-    if total == 0:
+    if not ids:
         return []
-    query = table.search().select(list(columns))
-    if len(ids) <= IN_LIST_MAX:
-        query = query.where(store.doc_predicate(ids))
-    return query.limit(total).to_arrow().to_pylist()
+    return store.read_columns(table, columns, store.doc_predicate(ids) if len(ids) <= IN_LIST_MAX else None)

@@ -75,7 +75,7 @@ def connect(uri: str, storage_options: Mapping[str, str] | None = None):
         os.makedirs(uri.removeprefix("file://"), exist_ok=True)
     # A handle opened earlier reads stale data unless told to re-check on every read.
     return lancedb.connect(
-        uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options or {}) or None
+        uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options) or None
     )
 
 
@@ -102,9 +102,10 @@ def fsspec_options(uri: str, storage_options: Mapping[str, str]) -> dict:
         return {}
     options: dict = {}
     for name, value in storage_options.items():
-        if name.lower() in _S3FS_NAMES:
-            options[_S3FS_NAMES[name.lower()]] = value
-        elif name.lower() in _S3FS_REGION_NAMES:
+        key = name.lower()
+        if key in _S3FS_NAMES:
+            options[_S3FS_NAMES[key]] = value
+        elif key in _S3FS_REGION_NAMES:
             options.setdefault("client_kwargs", {})["region_name"] = value
     return options
 
@@ -154,6 +155,19 @@ def write_lock(uri: str, timeout_s: float = 600) -> Iterator[None]:
 
     with FileLock(os.path.join(uri.removeprefix("file://"), LOCK_NAME), timeout=timeout_s):
         yield
+
+
+def read_columns(table, columns: Sequence[str], where: str | None = None) -> list[dict]:
+    """A projection of every row (matching `where`), without loading the vectors."""
+    if table is None:
+        return []
+    total = table.count_rows()
+    if total == 0:
+        return []
+    query = table.search().select(list(columns))
+    if where is not None:
+        query = query.where(where)
+    return query.limit(total).to_arrow().to_pylist()
 
 
 def sql_string(value: str) -> str:

@@ -46,22 +46,13 @@ class VerifyReport:
         }
 
 
-def read_columns(table, columns: Sequence[str]) -> list[dict]:
-    """A projection of every row, without loading the vectors."""
-    if table is None:
-        return []
-    total = table.count_rows()
-    if total == 0:
-        return []
-    return table.search().select(list(columns)).limit(total).to_arrow().to_pylist()
-
-
 def verify(
     target: Target, generation: str, source_docs: Sequence[DocRef] | None = None
 ) -> VerifyReport:
     db = store.connect(target.db, target.options)
-    ledger_rows = {r["doc_id"]: r for r in read_columns(store.open_table(db, target.ledger_table), LEDGER_COLUMNS)}
-    chunk_rows = read_columns(store.open_table(db, target.table), CHUNK_COLUMNS)
+    ledger_table = store.open_table(db, target.ledger_table)
+    ledger_rows = {r["doc_id"]: r for r in store.read_columns(ledger_table, LEDGER_COLUMNS)}
+    chunk_rows = store.read_columns(store.open_table(db, target.table), CHUNK_COLUMNS)
     report = VerifyReport(documents=len(ledger_rows), chunks=len(chunk_rows))
 
     per_doc: dict[str, list[int]] = defaultdict(list)
