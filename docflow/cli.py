@@ -180,7 +180,11 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     interactive = _flow_environment(args, settings, args.log_format)
     if interactive is None:
         return EXIT_FAILED
+    import httpx
+
     from docflow.terminal import progress_bar
+    from flows.ingest import summary_of
+    from flows.progress import SUMMARY_LISTENERS
     from tasks.remote import is_url
 
     if kind == "ingest":
@@ -188,16 +192,9 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
             if not is_url(path) and not os.path.exists(path) and not set("*?[") & set(path):
                 print(f"docflow: source does not exist: {path}", file=sys.stderr)
                 return EXIT_USAGE
-    from flows.ingest import summary_of
-
-    if kind == "ingest":
         from flows.ingest import ingest as flow_fn
     else:
         from flows.sync import sync as flow_fn
-    import httpx
-
-    from flows.progress import SUMMARY_LISTENERS
-
     delivered: list[dict] = []
     SUMMARY_LISTENERS.append(delivered.append)
     try:
@@ -248,10 +245,10 @@ def _export(args: argparse.Namespace, settings) -> int:
     interactive = _flow_environment(args, settings, "text")
     if interactive is None:
         return EXIT_FAILED
+    import httpx
+
     from docflow.terminal import progress_bar
     from flows.export import export
-
-    import httpx
 
     try:
         with progress_bar(interactive):
