@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": _server,
         "deploy": cli_deploy.deploy,
         "trigger": cli_deploy.trigger,
+        "worker": cli_deploy.worker,
     }
     return handler[args.command](args, settings)
 
@@ -463,6 +464,8 @@ def _server(args: argparse.Namespace, settings) -> int:
         configured = server.configured_api_url()
         print(f"configured PREFECT_API_URL: {configured or '-'}")
         print(f"docflow-managed server: {info.url if info else 'not running'}")
+        if configured or info:
+            print(cli_deploy.worker_hint(configured or info.url))
     return EXIT_OK
 
 

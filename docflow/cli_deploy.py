@@ -1,17 +1,22 @@
-"""`docflow deploy` and `docflow trigger`: deployments on a real Prefect server.
+"""`docflow deploy`, `docflow worker` and `docflow trigger`: deployments on a real Prefect server.
 
 `deploy` is `prefect deploy` from the generated prefect.yaml plus the work pool and block types;
 `trigger` is `prefect.deployments.run_deployment` with `--param key=value` pairs typed by the
 deployment's parameter schema, so `--param paths=/docs` means the list ["/docs"] and
 `--param batch_size=4` the integer 4. The server validates the parameters; its message, which
-names the field, is printed as is. Prefect is imported only after `ensure_api` has put the API
-URL in the environment."""
+names the field, is printed as is. `worker start` is `prefect worker start` with PREFECT_API_URL
+set to the API docflow uses: a plain `prefect worker start` without it would start a temporary
+server of its own, where the pool does not exist. Prefect is imported only after `ensure_api`
+has put the API URL in the environment."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from deployments.registry import DEPLOYMENTS, WORK_POOL, get, names
@@ -25,8 +30,16 @@ def add_parsers(commands) -> None:
     deploy = commands.add_parser("deploy", help="create the Prefect deployments (prefect.yaml)")
     deploy.add_argument("--only", action="append", choices=names(), help="deploy only this one")
     deploy.add_argument("--pool", default=WORK_POOL, help=f"process work pool (default {WORK_POOL})")
+    deploy.add_argument("--alert-block", metavar="BLOCK-TYPE/NAME",
+                        help="notify through this Prefect notification block (e.g. custom-webhook/ops) "
+                        "when a docflow deployment's run fails, crashes or has its deletions refused")
     deploy.add_argument("--write-yaml", action="store_true",
                         help="regenerate prefect.yaml from deployments/registry.py and stop")
+
+    worker = commands.add_parser("worker", help="run the deployments' flow runs (prefect worker start "
+                                 "on the API docflow uses)")
+    worker.add_argument("action", choices=["start"])
+    worker.add_argument("--pool", default=WORK_POOL, help=f"work pool to poll (default {WORK_POOL})")
 
     trigger = commands.add_parser("trigger", help="start a deployment's flow run through the API")
     trigger.add_argument("deployment", choices=names())
@@ -52,21 +65,65 @@ def deploy(args: argparse.Namespace, settings) -> int:
     info = _api(settings)
     if info is None:
         return EXIT_FAILED
-    from deployments.deploy import ensure_work_pool, prefect_deploy, register_block_types
+    from deployments.deploy import ensure_work_pool, ensure_work_queues, prefect_deploy, register_block_types
 
     created = ensure_work_pool(args.pool)
     print(f"work pool {args.pool}: {'created' if created else 'exists'} (type process)")
+    queues = ensure_work_queues(args.pool)
+    print("work queues (lowest priority number served first): "
+          + ", ".join(f"{name} {priority}" for name, priority in sorted(queues.items(), key=lambda q: q[1])))
     print(f"block types: {', '.join(register_block_types())}")
     result = prefect_deploy(specs, args.pool)
     if result.returncode != 0:
         print(f"docflow: prefect deploy failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}",
               file=sys.stderr)
         return EXIT_FAILED
+    from deployments.schema import make_strict
+
+    make_strict(specs)
     for spec in specs:
         print(f"deployed {spec.full_name}")
-    print(f"start a worker: prefect worker start --pool {args.pool}")
+    if args.alert_block:
+        from deployments.alerts import AUTOMATION_NAME, ALERT_STATES, AlertBlockError, ensure_alerts
+
+        try:
+            ensure_alerts(args.alert_block, DEPLOYMENTS)
+        except AlertBlockError as exc:
+            print(f"docflow: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"alerts: automation {AUTOMATION_NAME!r} notifies {args.alert_block} on "
+              f"{', '.join(ALERT_STATES)}")
+    print(worker_hint(info.url, args.pool))
     print(f"UI: {info.url.removesuffix('/api')}/deployments")
     return EXIT_OK
+
+
+def worker_argv(pool: str) -> list[str]:
+    """Prefect's worker with this environment's Python: it imports the flows' code."""
+    return [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+
+
+def worker_hint(api_url: str, pool: str = WORK_POOL) -> str:
+    """The commands that start a worker on `api_url`, ready to paste."""
+    bin_dir = Path(sys.executable).parent
+    plain = shlex.join([str(bin_dir / "prefect"), "worker", "start", "--pool", pool])
+    return (
+        "start a worker (leave it running):\n"
+        f"  {shlex.join([str(bin_dir / 'docflow'), 'worker', 'start', '--pool', pool])}\n"
+        "or with Prefect's own command:\n"
+        f"  PREFECT_API_URL={shlex.quote(api_url)} {plain}"
+    )
+
+
+def worker(args: argparse.Namespace, settings) -> int:
+    from docflow.cli import EXIT_FAILED
+
+    info = _api(settings)
+    if info is None:
+        return EXIT_FAILED
+    print(f"docflow: worker for pool {args.pool} on PREFECT_API_URL={info.url}", file=sys.stderr, flush=True)
+    argv = worker_argv(args.pool)
+    os.execve(argv[0], argv, {**os.environ, "PREFECT_API_URL": info.url})
 
 
 def trigger(args: argparse.Namespace, settings) -> int:
