@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from deployments.prefect_yaml import PREFECT_YAML, REPO_ROOT
-from deployments.registry import DeploymentSpec
+from deployments.registry import WORK_QUEUES, DeploymentSpec
 
 
 def ensure_work_pool(name: str) -> bool:
@@ -35,6 +35,24 @@ def ensure_work_pool(name: str) -> bool:
                 )
             )
             return True
+
+
+def ensure_work_queues(pool: str) -> dict[str, int]:
+    """The registry's queues in `pool` with their priorities; returns name -> priority as the
+    server holds them (it renumbers other queues, e.g. "default", to keep priorities unique)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        for queue in WORK_QUEUES:
+            try:
+                found = client.read_work_queue_by_name(queue.name, work_pool_name=pool)
+                client.update_work_queue(found.id, priority=queue.priority, description=queue.description)
+            except ObjectNotFound:
+                client.create_work_queue(
+                    queue.name, description=queue.description, priority=queue.priority, work_pool_name=pool
+                )
+        return {q.name: q.priority for q in client.read_work_queues(work_pool_name=pool)}
 
 
 def register_block_types() -> list[str]:

@@ -60,7 +60,7 @@ def _deployment(spec: DeploymentSpec) -> dict:
         "entrypoint": spec.entrypoint,
         "tags": list(spec.tags),
         "parameters": {},
-        "work_pool": {"name": WORK_POOL, "work_queue_name": None, "job_variables": {}},
+        "work_pool": {"name": WORK_POOL, "work_queue_name": spec.work_queue, "job_variables": {}},
         "schedules": [],
     }
     if spec.schedule is not None:

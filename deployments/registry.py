@@ -14,6 +14,23 @@ WORK_POOL = "docflow"
 
 
 @dataclass(frozen=True)
+class WorkQueueSpec:
+    """A queue in the work pool. A worker polling the pool takes runs from the queue with
+    the lowest priority number first, so a big scheduled backfill never holds up an ingest
+    somebody is waiting for."""
+
+    name: str
+    priority: int
+    description: str
+
+
+WORK_QUEUES: tuple[WorkQueueSpec, ...] = (
+    WorkQueueSpec("ingest", 1, "On-demand ingests: served first."),
+    WorkQueueSpec("background", 2, "Scheduled syncs and exports: served when no ingest waits."),
+)
+
+
+@dataclass(frozen=True)
 class CronSchedule:
     cron: str
     timezone: str
@@ -29,9 +46,13 @@ class DeploymentSpec:
     entrypoint: str
     description: str
     tags: tuple[str, ...]
+    work_queue: str
     schedule: CronSchedule | None = None
     concurrency_limit: int | None = None
     collision_strategy: Literal["ENQUEUE", "CANCEL_NEW"] = "ENQUEUE"
+    # (parameter, block parameter): the first is required unless the second names a block;
+    # the server refuses a run that has neither (deployments/schema.py).
+    required_unless: tuple[str, str] | None = None
 
     @property
     def full_name(self) -> str:
@@ -47,6 +68,8 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         description="On-demand ingest of documents into a LanceDB table; finished documents "
         "are skipped, so a rerun or a retried run resumes.",
         tags=("docflow", "ingest"),
+        work_queue="ingest",
+        required_unless=("paths", "source"),
     ),
     DeploymentSpec(
         name="sync",
@@ -54,12 +77,14 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         entrypoint="flows/sync.py:sync",
         description="Incremental sync of a table with its sources: new and changed documents "
         "are ingested, disappeared ones deleted.",
-        tags=("docflow", "sync", "scheduled"),
+        tags=("docflow", "sync"),
+        work_queue="background",
         schedule=CronSchedule(cron="0 * * * *", timezone="UTC"),
         # Two syncs writing one table would race on the same deletions; a tick that arrives
         # while the previous sync still runs is dropped (the next tick catches up), not queued.
         concurrency_limit=1,
         collision_strategy="CANCEL_NEW",
+        required_unless=("paths", "source"),
     ),
     DeploymentSpec(
         name="export",
@@ -68,6 +93,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         description="Export a pinned-version snapshot of a chunk table (text, vectors, metadata) "
         "to a directory; an interrupted export resumes.",
         tags=("docflow", "export"),
+        work_queue="background",
     ),
 )
 
