@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from flows.report import SUMMARY_ARTIFACT_KEY
+from docflow.summary import RunCounters
 
 INGEST_FLOW_NAME = "docflow-ingest"
 
@@ -14,7 +12,7 @@ def recent_ingest_runs(limit: int = 10) -> list[dict]:
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
+        ArtifactFilterType,
         FlowFilter,
         FlowFilterName,
     )
@@ -28,13 +26,16 @@ def recent_ingest_runs(limit: int = 10) -> list[dict]:
         )
         result = []
         for run in runs:
-            artifacts = client.read_artifacts(
-                artifact_filter=ArtifactFilter(
-                    flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
-                    key=ArtifactFilterKey(any_=[SUMMARY_ARTIFACT_KEY]),
-                ),
-                limit=1,
-            )
+            artifacts = [
+                a
+                for a in client.read_artifacts(
+                    artifact_filter=ArtifactFilter(
+                        flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+                        type=ArtifactFilterType(any_=["table"]),
+                    )
+                )
+                if (a.key or "").endswith("-summary")
+            ]
             result.append(
                 {
                     "flow_run_id": str(run.id),
@@ -45,12 +46,29 @@ def recent_ingest_runs(limit: int = 10) -> list[dict]:
                     if run.total_run_time
                     else None,
                     "parameters": run.parameters,
-                    "summary": summary_from_artifact(artifacts[0].data) if artifacts else {},
+                    # A retried run publishes once per attempt: the last one counts.
+                    "summary": summary_from_artifact(max(artifacts, key=lambda a: a.created).data)
+                    if artifacts
+                    else {},
                 }
             )
     return result
 
 
 def summary_from_artifact(data) -> dict:
+    """The summary back from `flows.report.summary_rows`; which counters are nested comes
+    from a fresh summary's shape."""
+    import json
+
     rows = json.loads(data) if isinstance(data, str) else data
-    return {row["counter"]: json.loads(row["value"]) for row in rows or []}
+    nested = {k for k, v in RunCounters().as_dict().items() if isinstance(v, dict)}
+    summary: dict = {}
+    for row in rows or []:
+        key, _, sub = row["counter"].partition(".")
+        if key in nested:
+            summary.setdefault(key, {})
+            if sub:
+                summary[key][sub] = row["value"]
+        else:
+            summary[key] = row["value"]
+    return summary

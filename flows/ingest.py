@@ -28,18 +28,20 @@ from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
 from blocks.resolve import BlockName, resolve
-from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
+from docflow.models import DocRef, DocStatus, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
 from flows import orphans
 from flows.interrupt import Interrupted, cooperative_interrupts
+from flows.outcomes import DocumentTable, skip_reason
+from flows.naming import batch_name, failed_batch_name, flow_run_name, rename_task_run, tag_run
 from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
 from tasks import checkpoint, ledger, resume, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
-from tasks.discover import Discovery, SourceError, discover
+from tasks.discover import Discovery, SourceError, discover, empty_globs
 from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
 from tasks.embed import resolve_model
 from tasks.errors import DocflowError, DocflowSystemError, classify
@@ -170,6 +172,7 @@ def select_work(
 
 @flow(
     name="docflow-ingest",
+    flow_run_name=flow_run_name,
     task_runner=build_task_runner(DocflowSettings()),
     persist_result=False,
     validate_parameters=True,
@@ -195,9 +198,13 @@ def ingest(
     Block names and plain values mix; a plain value that is given wins over the block's.
 
     Args:
-        paths: Files, directories or globs to ingest (directories are walked recursively).
-        db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
-        table: Chunk table name; the ledger is <table>_ledger.
+        paths: Files, directories or globs to ingest, as the worker sees them (directories are
+            walked recursively). Required unless `source` names a document source block.
+        db: LanceDB URI or directory; default DOCFLOW_DB or ./lancedb. A relative path is
+            relative to the flow run's working directory: for a deployment, the clone it was
+            deployed from. Give an absolute path or a URL.
+        table: Chunk table name (default DOCFLOW_TABLE or chunks); its ledger is the table
+            `TABLE_ledger` beside it.
         retry_failed: Reprocess only the documents whose last outcome was a failure.
         batch_size: Documents per task run (default 16; smaller for small corpora).
         include: Globs on doc ids to include.
@@ -211,12 +218,22 @@ def ingest(
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
     """
-    inputs = resolve(
-        paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
-        retry_policies=retry_policies, source=source, target=target, embedder=embedder,
-        address=address, cluster=cluster,
-    )
+    try:
+        inputs = resolve(
+            paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
+            retry_policies=retry_policies, source=source, target=target, embedder=embedder,
+            address=address, cluster=cluster,
+        )
+    except ValueError as exc:
+        return refused(str(exc))
     return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies)
+
+
+def refused(reason: str):
+    """A call that cannot start (no documents named, an unknown block): one line in the state
+    message, no traceback, nothing written."""
+    get_run_logger().error("refused: %s", reason)
+    return Failed(message=f"refused: {reason}")
 
 
 @dataclass(frozen=True)
@@ -238,16 +255,21 @@ def run_ingest(
     logger = get_run_logger()
     orphans.track(settings.home, logger)
     counters = RunCounters()
+    documents = DocumentTable()
     started_at = datetime.now(UTC)
     run_id = _flow_run_id() or uuid.uuid4().hex
     target = None
     try:
         pipeline = build_pipeline(settings)
-        target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
+        # Before any table exists: a run refused for its sources leaves nothing behind.
         found, unreachable = _discover(paths, pipeline, settings, tolerate_missing=sync is not None)
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
+        for pattern in empty_globs(paths):
+            logger.warning("glob matched nothing: %s", pattern)
+        tag_run(settings.table, logger)
+        target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         counters.documents_total = len(docs) + len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
@@ -259,6 +281,7 @@ def run_ingest(
             todo, skipped = select_work(docs, done, failed_ids, retry_failed)
         if counters.outcome != "dry-run":
             _record_problems(target, found.problems, counters, run_id)
+            skipped = _explain_skipped(target, skipped, run_id, sync is not None, retry_failed, counters, documents, logger)
             counters.documents_skipped = len(skipped)
             counters.cache_hits = len(done & {d.doc_id for d in skipped})
             counters.cache_misses = len(todo)
@@ -267,7 +290,7 @@ def run_ingest(
                 "discovered %d documents (%d unreadable, %d ignored); %d to process, %d finished",
                 len(docs), len(found.problems), found.ignored, len(todo), len(skipped),
             )
-            _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger)
+            _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, documents, logger)
             if todo or counters.documents_deleted:
                 _compact(target)
             if counters.outcome == "running":
@@ -277,7 +300,7 @@ def run_ingest(
         # kept; the run reports and ends Cancelled.
         counters.outcome, counters.reason = "cancelled", "interrupted by the user"
     except SourceError as exc:
-        counters.outcome, counters.reason = "failed", f"system error: bad sources: {exc}"
+        counters.outcome, counters.reason = "failed", f"bad sources: {exc}"
     except DocflowError as error:
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
@@ -288,9 +311,10 @@ def run_ingest(
         listener(summary)
     if counters.outcome != "dry-run":
         _record_run(target, run_id, started_at, summary, logger)
-    publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings, sync), logger)
+    publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings, sync), logger,
+            table=settings.table, documents=documents)
     logger.info("summary: %s", summary)
-    return _final_state(counters, summary, logger)
+    return _final_state(counters, summary, logger, started=target is not None)
 
 
 def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool):
@@ -320,7 +344,7 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
     if unreachable:
         verdict = GuardVerdict(verdict.allowed and not changes.deleted, "the source is unreachable; nothing deleted")
     logger.info("sync diff: %s%s", changes.counts(), "" if verdict.allowed else f"; {verdict.reason}")
-    publish_diff(changes, verdict, sync.dry_run, logger)
+    publish_diff(changes, verdict, sync.dry_run, logger, table=target.table)
     counters.sync_diff = changes.counts()
     if sync.dry_run:
         counters.outcome = "dry-run"
@@ -333,8 +357,31 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
     return [d for d in docs if d.doc_id in chosen], [d for d in docs if d.doc_id not in chosen]
 
 
-def _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, logger):
-    progress = Progress(counters, logger, len(todo), counters.bytes_total)
+def _explain_skipped(target, skipped, run_id, sync: bool, retry_failed: bool, counters, documents, logger):
+    """Say why each skipped document is skipped, and count the failures an earlier attempt of
+    this same flow run (before the UI's Retry) checkpointed as failures, not as skipped."""
+    if not skipped:
+        return skipped
+    rows = ledger.read_all(_open(target, target.ledger_table), ["doc_id", "run_id", "status", "stage",
+                                                                "error_class", "error_message", "attempts"])
+    by_doc = {r["doc_id"]: r for r in rows.to_pylist()}
+    last_run = {d: r["run_id"] for d, r in by_doc.items()}
+    still_skipped = []
+    for doc in skipped:
+        row = by_doc.get(doc.doc_id)
+        if not retry_failed and row and row["run_id"] == run_id and row["status"] == DocStatus.FAILED.value:
+            counters.add_failure(doc.doc_id, row["error_class"], row["error_message"] or "", row["attempts"] or 0,
+                                 row["stage"] or "")
+            continue
+        documents.add_skipped(doc.doc_id, skip_reason(doc.doc_id, last_run, run_id, sync=sync, retry_failed=retry_failed))
+        still_skipped.append(doc)
+    for why, count in sorted(documents.skipped_by.items()):
+        logger.info("%d skipped: %s", count, why)
+    return still_skipped
+
+
+def _process(todo, target, generation, pipeline, settings, policies, run_id, retry_failed, counters, documents, logger):
+    progress = Progress(counters, logger, len(todo), counters.bytes_total, table=target.table, documents=documents)
     progress.start()
     try:
         if todo:  # no cluster is started for a run with nothing to do
@@ -374,7 +421,7 @@ def summary_of(state) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _final_state(counters: RunCounters, summary: dict, logger):
+def _final_state(counters: RunCounters, summary: dict, logger, started: bool = True):
     if counters.outcome == "completed":
         return Completed(message="finished", data=summary)
     if counters.outcome == "dry-run":
@@ -384,6 +431,9 @@ def _final_state(counters: RunCounters, summary: dict, logger):
         return Completed(name="DeletionGuarded", message=counters.reason, data=summary)
     if counters.outcome == "cancelled":
         return Cancelled(message=counters.reason, data=RunStopped(counters.reason, summary))
+    if not started:
+        logger.error("refused: %s", counters.reason)
+        return Failed(message=f"refused: {counters.reason}", data=RunStopped(counters.reason, summary))
     logger.error("run stopped: %s (finished documents are kept; rerun to resume)", counters.reason)
     return Failed(message=counters.reason, data=RunStopped(counters.reason, summary))
 
@@ -392,7 +442,7 @@ WAIT_SLICE_S = 0.5  # how quickly the loop notices an interrupt
 
 
 def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, progress) -> None:
-    pending = deque((batch, 1) for batch in batches)
+    pending = deque((batch_name(i, batch), batch, 1) for i, batch in enumerate(batches, 1))
     in_flight: dict = {}
     stop: DocflowError | None = None
     with cooperative_interrupts() as interrupted:
@@ -401,8 +451,9 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                 if interrupted.is_set():
                     raise Interrupted
                 while pending and stop is None and len(in_flight) < max_in_flight:
-                    batch, attempt = pending.popleft()
-                    in_flight[process_batch_task.submit(batch, ctx, resumed=attempt > 1)] = (batch, attempt)
+                    name, batch, attempt = pending.popleft()
+                    task = process_batch_task.with_options(task_run_name=name)
+                    in_flight[task.submit(batch, ctx, resumed=attempt > 1)] = (name, batch, attempt)
                 if not in_flight:
                     break
                 try:
@@ -410,8 +461,8 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                 except TimeoutError:
                     progress.update()  # log lines keep coming while batches are long
                     continue
-                batch, attempt = in_flight.pop(future)
-                stop = _settle(future, batch, attempt, policies, progress, pending) or stop
+                name, batch, attempt = in_flight.pop(future)
+                stop = _settle(future, name, batch, attempt, policies, progress, pending) or stop
                 progress.update()
         except (Interrupted, KeyboardInterrupt, TerminationSignal):
             _cancel(in_flight)
@@ -420,11 +471,15 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
         raise stop
 
 
-def _settle(future, batch, attempt: int, policies: RetryPolicies, progress, pending) -> DocflowError | None:
+def _settle(future, name, batch, attempt: int, policies: RetryPolicies, progress, pending) -> DocflowError | None:
     """Count a finished batch, or apply its failure's policy; a system error is returned so
     the loop stops submitting and lets the batches in flight finish."""
     try:
-        progress.counters.add_batch(future.result())
+        result = future.result()
+        progress.add_batch(result)
+        failed = sum(o.status is not DocStatus.DONE for o in result.outcomes)
+        if failed:
+            rename_task_run(future.task_run_id, failed_batch_name(name, failed, len(batch)), progress.logger)
         return None
     except Exception as exc:  # noqa: BLE001 - classified just below
         error = classify(exc, "batch")
@@ -433,7 +488,7 @@ def _settle(future, batch, attempt: int, policies: RetryPolicies, progress, pend
         return error
     if attempt <= policy.retries:
         progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
-        pending.append((batch, attempt + 1))
+        pending.append((name, batch, attempt + 1))
     else:
         for doc in batch:
             progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, "batch")

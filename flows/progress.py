@@ -9,7 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from docflow.models import BatchResult
 from docflow.summary import RunCounters
+from flows.outcomes import DocumentTable
+from flows.report import artifact_key, flow_kind
 
 LOG_EVERY_S = 5.0
 # Each artifact update is an API call the Prefect server has to serve on the same cores the
@@ -52,25 +55,25 @@ class ArtifactFeed:
     thread sends it. After one failed update the feed stops, with one warning: the run goes on,
     and its counts stay in the logs and the summary."""
 
-    def __init__(self, description: str, logger, initial: float = 0.0) -> None:
+    def __init__(self, description: str, logger, initial: float = 0.0, key: str | None = None) -> None:
         self.logger = logger
         self.artifact_id = None
-        self._wanted: float | None = None
+        self._wanted: tuple[float, str | None] | None = None
         self._closed = False
         self._changed = threading.Condition()
         try:
             from prefect.artifacts import create_progress_artifact
 
-            self.artifact_id = create_progress_artifact(progress=initial, description=description)
+            self.artifact_id = create_progress_artifact(progress=initial, key=key, description=description)
         except Exception as exc:  # noqa: BLE001 - progress display must never stop a run
             logger.warning("no progress artifact (Prefect API: %s)", exc)
             return
         self._thread = threading.Thread(target=self._send, name="docflow-progress-artifact", daemon=True)
         self._thread.start()
 
-    def set(self, percent: float) -> None:
+    def set(self, percent: float, description: str | None = None) -> None:
         with self._changed:
-            self._wanted = percent
+            self._wanted = (percent, description)
             self._changed.notify()
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -89,11 +92,11 @@ class ArtifactFeed:
             with self._changed:
                 while self._wanted is None and not self._closed:
                     self._changed.wait()
-                percent, self._wanted = self._wanted, None
-                if percent is None:
+                wanted, self._wanted = self._wanted, None
+                if wanted is None:
                     return
             try:
-                update_progress_artifact(self.artifact_id, progress=percent)
+                update_progress_artifact(self.artifact_id, progress=wanted[0], description=wanted[1])
             except Exception as exc:  # noqa: BLE001
                 self.logger.warning("progress artifact updates stopped (Prefect API: %s)", exc)
                 return
@@ -105,18 +108,37 @@ class Progress:
     logger: logging.Logger | logging.LoggerAdapter
     docs_to_process: int
     bytes_to_process: int
+    table: str = ""
+    documents: DocumentTable = field(default_factory=DocumentTable)
     feed: ArtifactFeed | None = None
     _work_started: float = field(default_factory=time.monotonic)
     _last_log: float = 0.0
     _last_artifact: float = 0.0
 
     def start(self) -> None:
+        kind = flow_kind()
+        key = artifact_key(kind, self.table, "progress")
+        mark_earlier_attempts(key, self.logger)
         self.feed = ArtifactFeed(
-            f"ingest: {self.docs_to_process} documents to process",
+            self.description(),
             self.logger,
             initial=0.0 if self.docs_to_process else 100.0,
+            key=key,
         )
         self._work_started = time.monotonic()
+
+    def add_batch(self, result: BatchResult) -> None:
+        self.counters.add_batch(result)
+        self.documents.add_batch(result)
+
+    def description(self) -> str:
+        """What the progress artifact says beside its bar, kept current."""
+        e = self.event()
+        noun = "document" if e.to_process == 1 else "documents"
+        return (
+            f"{flow_kind()} {self.table}: {e.processed} done, {e.failed} failed of {e.to_process} "
+            f"{noun} to process ({e.skipped} skipped); ETA {format_eta(e.eta_s)}"
+        )
 
     def finish(self) -> None:
         self.update(force=True)
@@ -164,7 +186,7 @@ class Progress:
         now = time.monotonic()
         if self.feed is not None and (force or now - self._last_artifact >= ARTIFACT_EVERY_S):
             self._last_artifact = now
-            self.feed.set(self.percent())
+            self.feed.set(self.percent(), self.description())
         if LISTENERS:
             event = self.event()
             for listener in LISTENERS:
@@ -172,3 +194,30 @@ class Progress:
         if force or now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
             self.logger.info(self.line())
+
+
+def mark_earlier_attempts(key: str, logger) -> None:
+    """After the UI's Retry the first attempt's progress bar stays where it stopped beside the
+    new one; its description says so, so nobody reads it as this attempt's."""
+    from prefect.runtime import flow_run
+
+    attempt = flow_run.run_count
+    if not attempt or attempt <= 1:
+        return
+    try:
+        from prefect.artifacts import update_progress_artifact
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+        with get_client(sync_client=True) as client:
+            earlier = client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.get_id()]),
+                key=ArtifactFilterKey(any_=[key]),
+            ))
+        for artifact in earlier:
+            if not (artifact.description or "").startswith("earlier attempt"):
+                update_progress_artifact(artifact.id, progress=float(artifact.data or 0.0),
+                                         description=f"earlier attempt, stopped at {float(artifact.data or 0):.0f} %; "
+                                         f"attempt {attempt} is the newer progress artifact")
+    except Exception as exc:  # noqa: BLE001 - a display aid
+        logger.warning("could not mark the earlier attempts' progress: %s", exc)

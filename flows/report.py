@@ -1,19 +1,41 @@
 """The run report: what a person opens in the Prefect UI after (or instead of) reading logs.
 
 Rendering is pure (summary in, Markdown / rows out) so it is tested without Prefect; `publish`
-is the thin part that turns it into artifacts: a table of failed documents, a Markdown report
-and a small summary table that `docflow runs` reads back."""
+is the thin part that turns it into artifacts: a table of failed documents, a table of every
+document's outcome (up to a cap), a Markdown report and a summary table that `docflow runs`
+reads back. Keys are scoped by flow and table (`docflow-ingest-chunks-report`), so the
+artifact catalog's "latest" of a key is the latest run of that flow over that table."""
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 
-SUMMARY_ARTIFACT_KEY = "docflow-ingest-summary"
-FAILURES_ARTIFACT_KEY = "docflow-ingest-failures"
-REPORT_ARTIFACT_KEY = "docflow-ingest-report"
-DIFF_ARTIFACT_KEY = "docflow-sync-diff"
+from flows.outcomes import DocumentTable, describe
+
 DIFF_ROWS_SHOWN = 1000
+ARTIFACT_KINDS = ("progress", "report", "summary", "failures", "documents", "diff", "diff-documents")
+
+
+def artifact_key(kind: str, table: str, what: str) -> str:
+    """Prefect keys allow lowercase letters, digits and dashes only."""
+    slug = re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-") or "table"
+    return f"docflow-{kind}-{slug}-{what}"
+
+
+def flow_kind() -> str:
+    """"ingest" or "sync": the running flow, so a sync's artifacts are titled sync."""
+    from prefect.runtime import flow_run
+
+    name = flow_run.flow_name or "docflow-ingest"
+    return name.removeprefix("docflow-")
+
+
+def deployment_run() -> str | None:
+    """The flow run's id when it runs from a deployment (the UI, a schedule, the API)."""
+    from prefect.runtime import deployment, flow_run
+
+    return flow_run.get_id() if deployment.get_id() else None
 
 
 def failure_rows(failures: list[dict]) -> list[dict]:
@@ -21,28 +43,48 @@ def failure_rows(failures: list[dict]) -> list[dict]:
     return [{c: f.get(c) for c in columns} for f in sorted(failures, key=lambda f: f["doc_id"])]
 
 
-def next_steps(summary: dict, command: str) -> list[str]:
+def next_steps(summary: dict, command: str, flow_run_id: str | None = None) -> list[str]:
+    """`command` is the CLI rerun; a deployment run (`flow_run_id`) is told the UI's way."""
+    if flow_run_id:
+        rerun = f"press **Retry** on this flow run (or `prefect flow-run retry {flow_run_id}`)"
+        retry_failed = "start a **Custom run** of the deployment with the same parameters and `retry_failed` on"
+    else:
+        rerun = f"rerun `{command}`"
+        retry_failed = f"run `{command} --retry-failed`"
     steps = []
     if summary["outcome"] == "failed":
-        steps.append(f"Fix the cause above, then rerun: `{command}` (finished documents are skipped).")
+        steps.append(f"Fix the cause above, then {rerun}: finished documents are skipped.")
     if summary["outcome"] == "cancelled":
-        steps.append(f"Resume with `{command}`: finished documents are skipped.")
+        steps.append(f"To resume, {rerun}: finished documents are skipped.")
     retryable = sum(summary["failures_by_class"].get(c, 0) for c in ("transient", "resource"))
     if retryable:
-        steps.append(f"{retryable} transient/resource failures are retried by the next run: `{command}`.")
+        steps.append(f"{retryable} transient/resource {_plural(retryable, 'failure')} are tried again "
+                     f"by the next run over these documents.")
     if summary["failures_by_class"].get("parse", 0) or summary["failures_by_class"].get("missing", 0):
         steps.append(
-            f"Parse/missing failures stay skipped until the file changes; after fixing them run "
-            f"`{command} --retry-failed`, and see `docflow status --failed` for every reason."
+            f"Parse/missing failures stay skipped until the file changes; after fixing them "
+            f"{retry_failed}, and see `docflow status --failed` for every reason."
         )
     return steps or ["Nothing to do: every document is ingested."]
 
 
-def render_markdown(summary: dict, slowest: list[tuple[str, float]], command: str) -> str:
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def render_markdown(
+    summary: dict,
+    slowest: list[tuple[str, float]],
+    command: str,
+    kind: str = "ingest",
+    table: str = "",
+    skipped_by: dict[str, int] | None = None,
+    flow_run_id: str | None = None,
+) -> str:
     failures = summary["failures_by_class"]
     stages = summary["stage_s"]
     lines = [
-        f"# docflow ingest: {summary['outcome']}",
+        f"# docflow {kind}{' of ' + table if table else ''}: {summary['outcome']}",
         "",
         *([f"**Stopped:** {summary['reason']}", ""] if summary.get("reason") else []),
         "| counter | value |",
@@ -64,6 +106,7 @@ def render_markdown(summary: dict, slowest: list[tuple[str, float]], command: st
             )
         ),
         "",
+        *_skipped_section(skipped_by or {}),
         "## Failures by class",
         "",
         "| class | documents |",
@@ -92,33 +135,80 @@ def render_markdown(summary: dict, slowest: list[tuple[str, float]], command: st
         "",
         "## What to do next",
         "",
-        *(f"- {step}" for step in next_steps(summary, command)),
+        *(f"- {step}" for step in next_steps(summary, command, flow_run_id)),
     ]
     return "\n".join(lines) + "\n"
 
 
+def _skipped_section(skipped_by: dict[str, int]) -> list[str]:
+    if not skipped_by:
+        return []
+    return [
+        "## Skipped, and why",
+        "",
+        "docflow skips by its own checkpoints (one per finished document, beside the table), "
+        "not by Prefect's persisted task results: a retried run redoes exactly what no "
+        "checkpoint covers.",
+        "",
+        "| why | documents |",
+        "|---|---|",
+        *(f"| {why} | {count} |" for why, count in sorted(skipped_by.items())),
+        "",
+    ]
+
+
 def summary_rows(summary: dict) -> list[dict]:
-    """Values are JSON-encoded so nested counters survive the artifact table unchanged."""
-    return [{"counter": k, "value": json.dumps(v, sort_keys=True)} for k, v in summary.items()]
+    """One row per counter, nested counters as `parent.key` rows, plain values (no JSON text
+    in the cells); an empty nested counter is one row saying "none"."""
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            rows += [{"counter": f"{key}.{sub}", "value": v} for sub, v in value.items()]
+            if not value:
+                rows.append({"counter": key, "value": "none"})
+        else:
+            rows.append({"counter": key, "value": value})
+    return rows
 
 
-def publish(summary: dict, failures: list[dict], slowest, command: str, logger: logging.Logger) -> None:
+def failures_description(count: int) -> str:
+    return "no failed documents" if not count else f"{count} failed {_plural(count, 'document')}"
+
+
+def publish(
+    summary: dict,
+    failures: list[dict],
+    slowest,
+    command: str,
+    logger: logging.Logger,
+    table: str = "",
+    documents: DocumentTable | None = None,
+) -> None:
     """Artifacts are best effort: a report that cannot be published must not change the run's
     outcome (it is also in the logs and the runs table)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    documents = documents or DocumentTable()
     try:
+        kind = flow_kind()
+        flow_run_id = deployment_run()
         create_table_artifact(
-            table=failure_rows(failures) or [{"doc_id": "", "error_class": "", "message": "no failures", "attempts": 0, "stage": ""}],
-            key=FAILURES_ARTIFACT_KEY,
-            description=f"{len(failures)} failed documents",
+            table=failure_rows(failures),
+            key=artifact_key(kind, table, "failures"),
+            description=failures_description(len(failures)),
+        )
+        rows, total = documents.rows(failures)
+        create_table_artifact(
+            table=rows, key=artifact_key(kind, table, "documents"), description=describe(len(rows), total)
         )
         create_markdown_artifact(
-            markdown=render_markdown(summary, slowest, command),
-            key=REPORT_ARTIFACT_KEY,
-            description=f"ingest report ({summary['outcome']})",
+            markdown=render_markdown(summary, slowest, command, kind, table, dict(documents.skipped_by), flow_run_id),
+            key=artifact_key(kind, table, "report"),
+            description=f"{kind} report ({summary['outcome']})",
         )
-        create_table_artifact(table=summary_rows(summary), key=SUMMARY_ARTIFACT_KEY, description="run summary")
+        create_table_artifact(
+            table=summary_rows(summary), key=artifact_key(kind, table, "summary"), description=f"{kind} summary"
+        )
     except Exception as exc:  # noqa: BLE001
         logger.warning("could not publish the run report: %s", exc)
 
@@ -148,18 +238,18 @@ def diff_rows(changes) -> list[dict]:
     return rows[:DIFF_ROWS_SHOWN]
 
 
-def publish_diff(changes, verdict, dry_run: bool, logger: logging.Logger) -> None:
+def publish_diff(changes, verdict, dry_run: bool, logger: logging.Logger, table: str = "") -> None:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     try:
         create_markdown_artifact(
             markdown=render_diff(changes, verdict, dry_run),
-            key=DIFF_ARTIFACT_KEY,
+            key=artifact_key("sync", table, "diff"),
             description="sync dry run" if dry_run else "sync diff",
         )
         rows = diff_rows(changes)
         if rows:
-            create_table_artifact(table=rows, key=f"{DIFF_ARTIFACT_KEY}-documents",
+            create_table_artifact(table=rows, key=artifact_key("sync", table, "diff-documents"),
                                   description=f"first {len(rows)} changed documents")
     except Exception as exc:  # noqa: BLE001
         logger.warning("could not publish the sync diff: %s", exc)

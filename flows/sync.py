@@ -13,13 +13,15 @@ from pydantic import Field
 
 from blocks.resolve import BlockName, resolve
 from docflow.settings import DocflowSettings
-from flows.ingest import SyncOptions, run_ingest
+from flows.ingest import SyncOptions, refused, run_ingest
+from flows.naming import flow_run_name
 from flows.runner import build_task_runner
 from tasks.retry import RetryPolicies
 
 
 @flow(
     name="docflow-sync",
+    flow_run_name=flow_run_name,
     task_runner=build_task_runner(DocflowSettings()),
     persist_result=False,
     validate_parameters=True,
@@ -47,10 +49,13 @@ def sync(
     Block names and plain values mix; a plain value that is given wins over the block's.
 
     Args:
-        paths: Source files, directories or globs (the same ones the table was built from);
-            default: the document source block's roots.
-        db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
-        table: Chunk table name; the ledger is <table>_ledger.
+        paths: Source files, directories or globs (the same ones the table was built from).
+            Required unless `source` names a document source block (then its roots).
+        db: LanceDB URI or directory; default DOCFLOW_DB or ./lancedb. A relative path is
+            relative to the flow run's working directory: for a deployment, the clone it was
+            deployed from. Give an absolute path or a URL.
+        table: Chunk table name (default DOCFLOW_TABLE or chunks); its ledger is the table
+            `TABLE_ledger` beside it.
         dry_run: Only report (and record as an artifact) what would be added, updated, deleted.
         allow_mass_delete: Delete even when the guard would refuse (empty source, large share).
         max_delete_fraction: Largest share of indexed documents one sync may delete (default 0.2).
@@ -66,10 +71,13 @@ def sync(
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
     """
-    inputs = resolve(
-        paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
-        retry_policies=retry_policies, source=source, target=target, embedder=embedder,
-        address=address, cluster=cluster,
-    )
+    try:
+        inputs = resolve(
+            paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
+            retry_policies=retry_policies, source=source, target=target, embedder=embedder,
+            address=address, cluster=cluster,
+        )
+    except ValueError as exc:
+        return refused(str(exc))
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
     return run_ingest(inputs.paths, inputs.settings(batch_size), False, inputs.retry_policies, options)

@@ -162,6 +162,19 @@ def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
             raise SourceError(f"source does not exist: {source}")
 
 
+def empty_globs(sources: Iterable[str]) -> list[str]:
+    """The local glob sources that match no file: discovery treats them as empty listings,
+    which a person who mistyped a pattern needs to be told."""
+    empty = []
+    for source in sources:
+        if remote.is_url(source):
+            continue
+        pattern = os.path.abspath(os.path.expanduser(source))
+        if _GLOB_CHARS & set(pattern) and not os.path.exists(pattern) and not glob.glob(pattern, recursive=True):
+            empty.append(source)
+    return empty
+
+
 def _glob_root(pattern: str) -> str:
     parts = Path(pattern).parts
     fixed = []

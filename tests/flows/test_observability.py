@@ -5,11 +5,14 @@ import shutil
 
 import pytest
 
-from flows.report import FAILURES_ARTIFACT_KEY, REPORT_ARTIFACT_KEY
+from flows.report import artifact_key
 from tasks.embed import default_model_path
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e
+
+FAILURES_ARTIFACT_KEY = artifact_key("ingest", "chunks", "failures")
+REPORT_ARTIFACT_KEY = artifact_key("ingest", "chunks", "report")
 
 
 @pytest.fixture
@@ -53,7 +56,8 @@ def test_progress_failures_table_and_report_are_published(cli, tmp_path):
     artifacts = artifacts_of(run["flow_run_id"])
 
     (progress,) = artifacts["progress"]
-    assert progress.data == 100.0
+    assert progress.data == 100.0 and progress.key == artifact_key("ingest", "chunks", "progress")
+    assert progress.description.startswith("ingest chunks: 5 done, 2 failed of 7 documents to process")
 
     tables = {a.key: a for a in artifacts["table"]}
     failures = json.loads(tables[FAILURES_ARTIFACT_KEY].data)

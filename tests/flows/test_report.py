@@ -1,6 +1,6 @@
 from docflow.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
 from docflow.summary import SUMMARY_KEYS, RunCounters
-from flows.report import failure_rows, next_steps, render_markdown, summary_rows
+from flows.report import artifact_key, failure_rows, failures_description, next_steps, render_markdown, summary_rows
 from flows.history import summary_from_artifact
 
 
@@ -75,3 +75,40 @@ def test_next_steps_for_a_clean_run():
 def test_summary_round_trips_through_the_artifact_table():
     summary = counters_with_work().as_dict()
     assert summary_from_artifact(summary_rows(summary)) == summary
+
+
+def test_summary_table_cells_hold_plain_values_not_json():
+    counters = counters_with_work()
+    counters.reason = ""
+    rows = {r["counter"]: r["value"] for r in summary_rows(counters.as_dict())}
+    assert rows["failures_by_class.parse"] == 1 and rows["worker_peak_rss_mb.host:1"] == 600.0
+    assert rows["changes"] == "none" and rows["reason"] == "" and rows["documents_total"] == 4
+    assert not any(isinstance(v, str) and v and v[0] in "{[\"" for v in rows.values())
+
+
+def test_failures_are_counted_in_words():
+    assert [failures_description(n) for n in (0, 1, 2)] == [
+        "no failed documents", "1 failed document", "2 failed documents"
+    ]
+
+
+def test_artifact_keys_are_scoped_by_flow_and_table():
+    assert artifact_key("ingest", "chunks", "report") == "docflow-ingest-chunks-report"
+    assert artifact_key("sync", "Hand_Book.v2", "summary") == "docflow-sync-hand-book-v2-summary"
+
+
+def test_a_deployment_run_is_told_the_ui_way_to_go_on():
+    counters = counters_with_work()
+    counters.outcome = "failed"
+    steps = " ".join(next_steps(counters.as_dict(), "docflow ingest src", flow_run_id="abc"))
+    assert "**Retry**" in steps and "prefect flow-run retry abc" in steps and "retry_failed" in steps
+    assert "docflow ingest src" not in steps
+
+
+def test_the_report_says_what_was_skipped_and_why():
+    summary = counters_with_work().as_dict()
+    markdown = render_markdown(summary, [], "docflow sync src", kind="sync", table="handbook",
+                               skipped_by={"finished by an earlier attempt of this flow run (docflow checkpoint)": 6})
+    assert markdown.startswith("# docflow sync of handbook: running")
+    assert "| finished by an earlier attempt of this flow run (docflow checkpoint) | 6 |" in markdown
+    assert "not by Prefect's persisted task results" in markdown
