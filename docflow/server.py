@@ -88,7 +88,7 @@ def start_server(home: Path, port: int | None = None) -> ServerInfo:
     )
     log = open(home / "server.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "docflow.prefect_server", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
