@@ -6,7 +6,8 @@ server's check and the run dies on the worker. The server itself validates with 
 Schema (draft 2020-12) and stores any schema it is given, so `docflow deploy` updates each
 deployment's schema with `additionalProperties: false` and, for a parameter that is needed
 unless a block supplies it, an if/else `required`: bad calls get an HTTP 409 naming the field
-and no flow run exists."""
+and no flow run exists. `serve` gets the same schema through the runner deployment (see
+`strict_model`)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def make_strict(specs: Sequence[DeploymentSpec]) -> None:
             deployment = client.read_deployment_by_name(spec.full_name)
             schema = strict(deployment.parameter_openapi_schema or {"properties": {}}, spec)
             client.update_deployment(deployment.id, DeploymentUpdate(parameter_openapi_schema=schema))
+
+
+def strict_model(schema, spec: DeploymentSpec):
+    """A runner deployment's schema model (`serve`), strict: Prefect's model ignores extra keys,
+    a subclass that keeps them carries the strict form to the server unchanged."""
+    from prefect.utilities.callables import ParameterSchema
+    from pydantic import ConfigDict
+
+    class StrictParameterSchema(ParameterSchema):
+        model_config = ConfigDict(extra="allow")
+
+    return StrictParameterSchema(**strict(schema.model_dump(), spec))

@@ -14,6 +14,7 @@ import os
 
 from deployments.prefect_yaml import REPO_ROOT
 from deployments.registry import DEPLOYMENTS, DeploymentSpec, names
+from deployments.schema import strict_model
 
 
 def runner_deployment(spec: DeploymentSpec):
@@ -33,13 +34,15 @@ def runner_deployment(spec: DeploymentSpec):
             limit=spec.concurrency_limit,
             collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy),
         )
-    return flow.to_deployment(
+    deployment = flow.to_deployment(
         name=spec.name,
         description=spec.description,
         tags=list(spec.tags),
         schedules=schedules,
         concurrency_limit=limit,
     )
+    deployment._parameter_openapi_schema = strict_model(deployment._parameter_openapi_schema, spec)
+    return deployment
 
 
 def main(argv: list[str] | None = None) -> None:

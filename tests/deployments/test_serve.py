@@ -2,7 +2,7 @@
 
 A server of its own: a deployment that was first created by `prefect deploy` and is then served
 under the same name keeps its work pool, and its runs go wrong, so the two ways are not mixed on
-one server (docs/deployments.md says the same)."""
+one server (the README says the same)."""
 
 import json
 import os
@@ -42,6 +42,9 @@ def test_served_deployment_runs_a_triggered_flow_run(own_server, tmp_path):
         (schedule,) = sync["schedules"]
         assert (schedule["schedule"]["cron"], schedule["active"]) == ("0 * * * *", False)
         assert sync["global_concurrency_limit"]["limit"] == 1
+        refused = rest.post(f"/deployments/{served['ingest']['id']}/create_flow_run",
+                            {"parameters": {"paths": ["/docs"], "pathz": ["/docs"]}})
+        assert refused.status_code == 409 and "'pathz' was unexpected" in refused.json()["detail"]
 
         src, db = tmp_path / "src", tmp_path / "db"
         docs = b.make_corpus(src, 2)

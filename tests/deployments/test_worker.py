@@ -1,16 +1,21 @@
-"""Deployments on a real `prefect server start`, run by a real process worker.
+"""Deployments on the docflow-managed Prefect server, run by a real process worker.
 
-The module deploys with `docflow deploy` (which runs `prefect deploy` from prefect.yaml), starts
-`prefect worker start --pool docflow` and drives everything the way the UI and other systems
-do: plain REST calls. One Dask worker per flow run keeps the suite light on this 2-core machine
-(each flow run still loads the real model in a real Dask worker process)."""
+The module follows the README in a user's shell (no PREFECT_API_URL): `docflow server start`,
+`docflow deploy` (which runs `prefect deploy` from prefect.yaml), then the worker command
+`docflow deploy` prints, and drives everything the way the UI and other systems do: plain REST
+calls. One Dask worker per flow run keeps the suite light on this 2-core machine (each flow run
+still loads the real model in a real Dask worker process)."""
 
 import json
 import os
+import re
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from blocks import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
@@ -26,6 +31,43 @@ from tests.flows.test_ingest import assert_exact, ledger, table_rows
 pytestmark = pytest.mark.e2e
 
 INGEST = get("ingest")
+DOCFLOW = str(Path(sys.executable).parent / "docflow")
+
+
+@pytest.fixture(scope="module")
+def docflow_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("docflow-home")
+
+
+def user_env(home: Path, **extra: str) -> dict:
+    """A user's shell: no PREFECT_API_URL, so docflow finds (or starts) its managed server."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return {**env, "DOCFLOW_HOME": str(home), **extra}
+
+
+def user_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([DOCFLOW, *args], env=user_env(home), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def prefect_api(docflow_home):
+    """This module's API is the docflow-managed server, started as the README says."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    started = user_cli(docflow_home, "server", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    url = re.search(r"Prefect API at (\S+) \(docflow-managed\)", started.stdout).group(1)
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        user_cli(docflow_home, "server", "stop")
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = before
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +81,54 @@ def worker_log(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployment(prefect_api, rest, worker_log):
-    """Every deployment created from prefect.yaml; the ingest one is returned, with a process
-    worker polling its pool."""
-    deployed = run_cli("deploy", timeout=300)
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    env = {
-        **os.environ,
-        "DOCFLOW_WORKERS": "1",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-    }
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process"]
-    with running(command, env, worker_log):
+def deployed(prefect_api, docflow_home) -> list[str]:
+    """`docflow deploy`'s output lines: every deployment created from prefect.yaml."""
+    result = user_cli(docflow_home, "deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def printed_commands(lines: list[str]) -> tuple[str, str]:
+    """The two worker commands `docflow deploy` and `docflow server status` print."""
+    start = lines.index("start a worker (leave it running):")
+    return lines[start + 1].strip(), lines[start + 3].strip()
+
+
+@pytest.fixture(scope="module")
+def deployment(deployed, docflow_home, rest, worker_log):
+    """The ingest deployment, with the worker `docflow deploy` told the user to start polling
+    its pool (run through a shell, exactly as printed)."""
+    docflow_worker, _ = printed_commands(deployed)
+    assert docflow_worker == shlex.join([DOCFLOW, "worker", "start", "--pool", WORK_POOL])
+    env = user_env(docflow_home, DOCFLOW_WORKERS="1", PREFECT_WORKER_QUERY_SECONDS="1")
+    with running(["bash", "-c", docflow_worker], env, worker_log):
         yield rest.deployment(INGEST.full_name)
+
+
+def test_the_printed_worker_commands_reach_the_managed_server(deployment, deployed, docflow_home, rest, worker_log,
+                                                             tmp_path):
+    """Both printed commands (docflow's and plain Prefect's with PREFECT_API_URL) register a
+    worker in the pool of the managed server; `docflow server status` prints the same ones."""
+    status = user_cli(docflow_home, "server", "status")
+    assert printed_commands(status.stdout.splitlines()) == printed_commands(deployed)
+    _, plain = printed_commands(deployed)
+    assert plain.startswith(f"PREFECT_API_URL={rest.api_url} ") and plain.endswith(f"worker start --pool {WORK_POOL}")
+    _wait_for_workers(rest, 1, log=worker_log)  # the fixture's `docflow worker start`
+    log = tmp_path / "plain-worker.log"
+    with running(["bash", "-c", plain], user_env(docflow_home), log):
+        _wait_for_workers(rest, 2, log=log)
+    assert "database is locked" not in log.read_text()
+
+
+def _wait_for_workers(rest: Rest, count: int, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        reply = rest.post(f"/work_pools/{WORK_POOL}/workers/filter", {})
+        reply.raise_for_status()
+        if len(reply.json()) >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"fewer than {count} workers in pool {WORK_POOL}:\n{log.read_text()[-3000:]}")
 
 
 def test_every_deployment_comes_from_prefect_yaml(deployment, rest):
@@ -100,7 +177,8 @@ def test_invalid_parameters_are_rejected_by_the_server(deployment, rest):
         ({"paths": []}, "paths", "should be non-empty"),
         ({"paths": ["/docs"], "table": "no spaces"}, "table", "does not match"),
         ({"source": "Not A Block Name"}, "source", "does not match"),
-        ({"retry_policies": {"parse": {"retries": 99}}}, "retry_policies.parse.retries", "maximum of 20"),
+        ({"paths": ["/docs"], "retry_policies": {"parse": {"retries": 99}}}, "retry_policies.parse.retries",
+         "maximum of 20"),
     ]:
         reply = rest.post(create, {"parameters": parameters})
         assert reply.status_code == 409, reply.text
@@ -123,9 +201,12 @@ def test_a_run_failed_half_way_resumes_when_retried_like_the_ui(deployment, rest
     The next batch cannot record its outcome, a system error ("table unwritable") that stops
     the run: the flow run ends Failed with finished documents checkpointed. The test moves the
     table back (the operator fixing the storage) and retries the way the UI's Retry button
-    does: state AwaitingRetry, forced. The worker runs the same flow run, same parameters."""
+    does: state AwaitingRetry, forced. The worker runs the same flow run, same parameters.
+    broken.pdf (the first batch) fails in the first attempt: the retry counts it as failed,
+    not skipped, and the run's report says why the others were skipped."""
     src, db = tmp_path / "src", tmp_path / "db"
     docs = b.make_corpus(src, 10, kinds=("txt", "md"))
+    b.make_corrupt_pdf(src / "broken.pdf")
     run = rest.create_flow_run(deployment["id"], {"paths": [str(src)], "db": str(db), "batch_size": 1})
 
     done_before = _wait_for_done(db, at_least=2, rest=rest, flow_run_id=run["id"])
@@ -150,7 +231,21 @@ def test_a_run_failed_half_way_resumes_when_retried_like_the_ui(deployment, rest
     (summary,) = [r["summary"] for r in _runs(db) if r["run_id"] == run["id"]]
     assert summary["documents_skipped"] == summary["cache_hits"] == len(first)
     assert summary["documents_processed"] == len(docs) - len(first)
-    assert summary["documents_failed"] == 0
+    assert summary["documents_failed"] == 1 and summary["failures_by_class"]["parse"] == 1
+    reports = sorted(
+        (a for a in rest.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+         if a["key"] == "docflow-ingest-chunks-report"),
+        key=lambda a: a["created"],
+    )
+    assert len(reports) == 2  # one per attempt, the retry's last
+    progress = sorted(
+        (a for a in rest.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+         if a["key"] == "docflow-ingest-chunks-progress"),
+        key=lambda a: a["created"],
+    )
+    assert progress[0]["description"].startswith("earlier attempt, stopped at")
+    assert progress[-1]["data"] == 100.0 and progress[-1]["description"].startswith("ingest chunks: ")
+    assert f"| finished by an earlier attempt of this flow run (docflow checkpoint) | {len(first)} |" in reports[-1]["data"]
     after = ledger(db)
     assert {d: after[d]["updated_at"] for d in first} == {d: e["updated_at"] for d, e in first.items()}, (
         "documents finished in the first attempt were redone"
@@ -187,3 +282,140 @@ def _wait_for_done(db: Path, at_least: int, rest: Rest, flow_run_id: str) -> set
 
 def _runs(db: Path) -> list[dict]:
     return [{**r, "summary": json.loads(r["summary_json"])} for r in table_rows(db, "chunks_runs")]
+
+
+def test_unknown_or_missing_parameters_are_refused_before_a_run_exists(deployment, rest):
+    create = f"/deployments/{deployment['id']}/create_flow_run"
+    runs_before = _flow_runs(rest, deployment["id"])
+    for parameters, reason in [
+        ({"paths": ["/docs"], "pathz": ["/docs"]}, "Additional properties are not allowed ('pathz' was unexpected)"),
+        ({"batch_size": 4}, "'paths' is a required property"),
+        ({"paths": None}, "None is not of type 'array'"),
+    ]:
+        reply = rest.post(create, {"parameters": parameters})
+        assert reply.status_code == 409, reply.text
+        assert reason in reply.json()["detail"], reply.json()["detail"]
+    assert _flow_runs(rest, deployment["id"]) == runs_before
+
+
+def test_a_run_shows_what_it_does_in_names_tags_and_artifacts(deployment, rest, worker_log, tmp_path):
+    """Run name from the parameters, batch task runs named by their documents (and their
+    failures), the table as a tag, artifacts keyed by flow and table; a glob that matches
+    nothing is said in the logs."""
+    src, db = tmp_path / "src", tmp_path / "db"
+    docs = b.make_corpus(src, 3, kinds=("txt", "md"))
+    b.make_corrupt_pdf(src / "broken.pdf")
+    run = rest.create_flow_run(deployment["id"], {
+        "paths": [str(src), str(tmp_path / "nothing" / "*.pdf")], "db": str(db), "batch_size": 1,
+    })
+    finished = rest.wait(run["id"], log=worker_log)
+    assert finished["state_type"] == "COMPLETED", finished["state"]
+
+    assert finished["name"] == "ingest chunks ← src/ (2 paths)"
+    assert finished["state"]["message"] == "finished: 3 done, 1 failed, 0 skipped of 4"
+    assert "table:chunks" in finished["tags"] and "scheduled" not in finished["tags"]
+    names = sorted(t["name"] for t in rest.post("/task_runs/filter", {
+        "flow_runs": {"id": {"any_": [run["id"]]}}}).json())
+    assert names == [
+        "batch 1: 1 doc, first broken.pdf; 1 of 1 failed",
+        "batch 2: 1 doc, first doc0000.txt",
+        "batch 3: 1 doc, first doc0001.md",
+        "batch 4: 1 doc, first doc0002.txt",
+    ]
+    assert any(f"glob matched nothing: {tmp_path}/nothing/*.pdf" in m for m in _log_messages(rest, run["id"]))
+
+    artifacts = {a["key"]: a for a in rest.post("/artifacts/filter", {
+        "artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()}
+    assert set(artifacts) == {f"docflow-ingest-chunks-{k}" for k in ("progress", "report", "failures", "documents", "summary")}
+    progress = artifacts["docflow-ingest-chunks-progress"]
+    assert progress["data"] == 100.0
+    assert progress["description"].startswith("ingest chunks: 3 done, 1 failed of 4 documents to process")
+    assert artifacts["docflow-ingest-chunks-failures"]["description"] == "1 failed document"
+    documents = artifacts["docflow-ingest-chunks-documents"]
+    assert documents["description"] == "all 4 documents of this run"
+    rows = json.loads(documents["data"])
+    assert {(r["doc_id"], r["outcome"]) for r in rows} == {("broken.pdf", "failed")} | {(p.name, "done") for p in docs}
+    report = artifacts["docflow-ingest-chunks-report"]["data"]
+    assert report.startswith("# docflow ingest of chunks: completed")
+    assert f"prefect flow-run retry {run['id']}" not in report and "**Custom run**" in report
+
+
+def test_a_bad_call_fails_in_one_line_and_alerts_through_a_webhook_block(deployed, deployment, docflow_home, rest,
+                                                                           worker_log, tmp_path):
+    """`docflow deploy --alert-block` makes an automation that posts to a custom webhook block
+    (a real HTTP server on loopback here) when a docflow run fails. The failing run: a path
+    that does not exist, refused in one line, no traceback, no tables."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from tests.deployments.support import Webhook
+
+    hook = Webhook()
+    try:
+        CustomWebhookNotificationBlock(
+            name="e2e", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("e2e-alerts", overwrite=True)
+        alerted = user_cli(docflow_home, "deploy", "--alert-block", "custom-webhook/e2e-alerts")
+        assert alerted.returncode == 0, alerted.stdout + alerted.stderr
+        assert "notifies custom-webhook/e2e-alerts on Failed, Crashed, DeletionGuarded" in alerted.stdout
+        refused = user_cli(docflow_home, "deploy", "--alert-block", "custom-webhook/no-such-block")
+        assert refused.returncode == 2 and "no custom-webhook block named 'no-such-block'" in refused.stderr
+
+        missing, db = tmp_path / "not-there", tmp_path / "db"
+        run = rest.create_flow_run(deployment["id"], {"paths": [str(missing)], "db": str(db)})
+        failed = rest.wait(run["id"], log=worker_log)
+        assert failed["state_type"] == "FAILED"
+        assert failed["state"]["message"] == f"refused: bad sources: source does not exist: {missing}"
+        messages = _log_messages(rest, run["id"])
+        assert not [m for m in messages if "Traceback" in m or "rerun to resume" in m], messages
+        assert not db.exists() or not any(db.iterdir())
+
+        alert = hook.wait_for(lambda body: run["name"] in body.get("body", "") or failed["name"] in body.get("body", ""))
+        assert alert["subject"] == f"docflow: {failed['name']} ended Failed"
+        assert "refused: bad sources" in alert["body"]
+    finally:
+        hook.close()
+
+
+def test_ingest_runs_are_queued_ahead_of_syncs_and_exports(deployment, rest):
+    queues = {q["name"]: q["priority"] for q in rest.post(f"/work_pools/{WORK_POOL}/queues/filter", {}).json()}
+    assert queues["ingest"] < queues["background"]
+    for spec in DEPLOYMENTS:
+        assert rest.deployment(spec.full_name)["work_queue_name"] == spec.work_queue
+    assert get("ingest").work_queue == "ingest" and {get("sync").work_queue, get("export").work_queue} == {"background"}
+
+
+def _flow_runs(rest: Rest, deployment_id: str) -> int:
+    return len(rest.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}).json())
+
+
+def _log_messages(rest: Rest, flow_run_id: str) -> list[str]:
+    return [entry["message"] for entry in rest.post("/logs/filter", {
+        "logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}).json()]
+
+
+def test_simultaneous_create_flow_run_calls_are_all_served(deployment, rest):
+    """Pairs of create_flow_run calls released at the same instant (SQLite contention on the
+    managed server): every one gets its 201, none a 503. The runs are scheduled a year ahead,
+    so the worker leaves them alone, and deleted afterwards."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    create = f"/deployments/{deployment['id']}/create_flow_run"
+    later = (datetime.now(UTC) + timedelta(days=365)).isoformat()
+    body = {"parameters": {"paths": ["/docs"]},
+            "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": later}}}
+    barrier = threading.Barrier(2)
+
+    def call(_):
+        barrier.wait()
+        return rest.post(create, body)
+
+    replies = []
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(15):
+            replies += list(pool.map(call, range(2)))
+    for reply in replies:
+        if reply.status_code == 201:
+            httpx.delete(f"{rest.api_url}/flow_runs/{reply.json()['id']}", timeout=30)
+    assert [r.status_code for r in replies] == [201] * len(replies), [r.text for r in replies if r.status_code != 201]
