@@ -9,6 +9,7 @@ path records the run and returns the same summary."""
 
 from __future__ import annotations
 
+import logging
 import math
 import shlex
 import time
@@ -414,6 +415,18 @@ class RunStopped(Exception):
         return self.reason
 
 
+class _EngineReraiseFilter(logging.Filter):
+    """A deployment's flow run process re-raises a Failed run's data after the run has ended
+    and logs it as "Engine execution exited with unexpected exception" with a traceback. For
+    RunStopped that adds nothing: its reason is the state message and was logged once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], RunStopped))
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_EngineReraiseFilter())
+
+
 def summary_of(state) -> dict | None:
     data = state.result(raise_on_failure=False)
     if isinstance(data, RunStopped):
@@ -421,9 +434,17 @@ def summary_of(state) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def finished_message(summary: dict) -> str:
+    """The state message the UI shows beside Completed: what happened, not just that it did."""
+    return (
+        f"finished: {summary['documents_processed']} done, {summary['documents_failed']} failed, "
+        f"{summary['documents_skipped']} skipped of {summary['documents_total']}"
+    )
+
+
 def _final_state(counters: RunCounters, summary: dict, logger, started: bool = True):
     if counters.outcome == "completed":
-        return Completed(message="finished", data=summary)
+        return Completed(message=finished_message(summary), data=summary)
     if counters.outcome == "dry-run":
         return Completed(name="DryRun", message="dry run: nothing changed", data=summary)
     if counters.outcome == "guarded":
@@ -479,7 +500,7 @@ def _settle(future, name, batch, attempt: int, policies: RetryPolicies, progress
         progress.add_batch(result)
         failed = sum(o.status is not DocStatus.DONE for o in result.outcomes)
         if failed:
-            rename_task_run(future.task_run_id, failed_batch_name(name, failed, len(batch)), progress.logger)
+            progress.calls.submit(rename_task_run, future.task_run_id, failed_batch_name(name, failed, len(batch)))
         return None
     except Exception as exc:  # noqa: BLE001 - classified just below
         error = classify(exc, "batch")

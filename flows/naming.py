@@ -84,11 +84,8 @@ def tag_run(table: str, logger) -> None:
         logger.warning("could not tag the flow run: %s", exc)
 
 
-def rename_task_run(task_run_id, name: str, logger) -> None:
+def rename_task_run(task_run_id, name: str) -> None:
     from prefect.client.orchestration import get_client
 
-    try:
-        with get_client(sync_client=True) as client:
-            client.set_task_run_name(task_run_id, name)
-    except Exception as exc:  # noqa: BLE001 - a display aid
-        logger.warning("could not rename task run %s: %s", task_run_id, exc)
+    with get_client(sync_client=True) as client:
+        client.set_task_run_name(task_run_id, name)

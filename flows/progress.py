@@ -4,6 +4,7 @@ log line every few seconds with counts, rate and a byte-weighted ETA."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -102,6 +103,34 @@ class ArtifactFeed:
                 return
 
 
+class BackgroundCalls:
+    """API calls that only decorate the UI (renaming a batch whose documents failed), made in
+    order by a daemon thread for the same reason as ArtifactFeed: never on the flow's loop, and
+    after one failure no more."""
+
+    def __init__(self, logger) -> None:
+        self.logger = logger
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="docflow-ui-calls", daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[..., object], *args) -> None:
+        self._calls.put((call, args))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._calls.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, args = item
+            try:
+                call(*args)
+            except Exception as exc:  # noqa: BLE001 - a display aid must never stop a run
+                self.logger.warning("UI updates stopped (Prefect API: %s)", exc)
+                return
+
+
 @dataclass
 class Progress:
     counters: RunCounters
@@ -111,6 +140,7 @@ class Progress:
     table: str = ""
     documents: DocumentTable = field(default_factory=DocumentTable)
     feed: ArtifactFeed | None = None
+    calls: BackgroundCalls | None = None
     _work_started: float = field(default_factory=time.monotonic)
     _last_log: float = 0.0
     _last_artifact: float = 0.0
@@ -119,6 +149,7 @@ class Progress:
         kind = flow_kind()
         key = artifact_key(kind, self.table, "progress")
         mark_earlier_attempts(key, self.logger)
+        self.calls = BackgroundCalls(self.logger)
         self.feed = ArtifactFeed(
             self.description(),
             self.logger,
@@ -144,6 +175,8 @@ class Progress:
         self.update(force=True)
         if self.feed is not None:
             self.feed.close()
+        if self.calls is not None:
+            self.calls.close()
 
     def percent(self) -> float:
         worked = self.counters.documents_processed + self.counters.documents_failed

@@ -1,6 +1,9 @@
-"""The Prefect UI, as a person sees it: a real server's flow run page in headless Chromium."""
+"""The Prefect UI, as a person sees it: a real server's flow run page in headless Chromium.
+
+Screenshots go to test-artifacts/ (the README's walk-through shows them)."""
 
 import json
+import time
 
 import pytest
 
@@ -23,28 +26,71 @@ def cli(warm_cli):
     return warm_cli
 
 
-def test_flow_run_page_shows_progress_and_report_artifacts(cli, prefect_api, tmp_path):
+def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
     src, db = tmp_path / "src", tmp_path / "db"
-    b.make_corpus(src, 4)
+    docs = b.make_corpus(src, 4)
     b.make_corrupt_pdf(src / "broken.pdf")
-    result = cli("ingest", str(src), "--db", str(db), "--json")
+    result = cli("ingest", str(src), "--db", str(db), "--table", "handbook", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     run = json.loads(cli("runs", "--json", "-n", "1").stdout)["runs"][0]
+    assert run["name"] == "ingest handbook ← src/"
     ui = prefect_api.removesuffix("/api")
 
     browser = Browser()
     try:
         browser.open(f"{ui}/runs/flow-run/{run['flow_run_id']}")
-        browser.wait_for_text(run["name"], "Artifacts")
+        browser.wait_for_text("ingest handbook ← src/", "Artifacts")
+        browser.screenshot(ARTIFACTS / "ui-flow-run.png")
         browser.click("#artifacts")
-        page = browser.wait_for_text("PROGRESS", "docflow-ingest-report", "docflow-ingest-failures")
-        assert "1 failed documents" in page and "ingest report (completed)" in page
+        page = browser.wait_for_text(
+            "docflow-ingest-handbook-report", "docflow-ingest-handbook-failures",
+            "docflow-ingest-handbook-documents", "docflow-ingest-handbook-summary",
+        )
+        assert "1 failed document" in page and "1 failed documents" not in page
+        assert "all 5 documents of this run" in page and "ingest report (completed)" in page
+        assert "ingest handbook: 4 done, 1 failed of 5 documents to process" in page
         browser.screenshot(ARTIFACTS / "ui-flow-run-artifacts.png")
 
-        browser.click_text("docflow-ingest-report")
-        report = browser.wait_for_text("docflow ingest: completed", "documents_processed")
+        browser.click_text("docflow-ingest-handbook-documents")
+        rows = table_rows(browser, "broken.pdf")
+        outcomes = {r[0]: r[1] for r in rows if len(r) > 1}
+        assert outcomes == {"broken.pdf": "failed"} | {d.name: "done" for d in docs}, rows
+        time.sleep(2)  # the table's cells fade in after they are in the DOM
+        browser.screenshot(ARTIFACTS / "ui-documents-table.png")
+
+        browser.open(f"{ui}/runs/flow-run/{run['flow_run_id']}")
+        browser.wait_for_text("Artifacts")
+        browser.click("#artifacts")
+        browser.click_text("docflow-ingest-handbook-summary")
+        summary = {r[0]: r[1] for r in table_rows(browser, "failures_by_class.parse") if len(r) > 1}
+        assert summary["failures_by_class.parse"] == "1" and summary["documents_processed"] == "4"
+        assert not [v for v in summary.values() if v.startswith(("{", "[", '"'))], summary
+        time.sleep(2)
+        browser.screenshot(ARTIFACTS / "ui-summary-table.png")
+
+        browser.open(f"{ui}/runs/flow-run/{run['flow_run_id']}")
+        browser.wait_for_text("Artifacts")
+        browser.click("#artifacts")
+        browser.click_text("docflow-ingest-handbook-report")
+        report = browser.wait_for_text("docflow ingest of handbook: completed", "documents_processed")
         assert "documents_failed\t1" in report and "chunks_written" in report
         assert "--retry-failed" in report
         browser.screenshot(ARTIFACTS / "ui-ingest-report.png")
     finally:
         browser.close()
+
+
+ROWS_JS = """Array.from(document.querySelectorAll('tbody tr'))
+  .map(r => Array.from(r.querySelectorAll('td')).map(c => c.innerText.trim()))"""
+
+
+def table_rows(browser: Browser, needle: str, timeout: float = 60) -> list[list[str]]:
+    """The rendered table's body rows once a cell shows `needle`."""
+    deadline = time.monotonic() + timeout
+    rows: list = []
+    while time.monotonic() < deadline:
+        rows = browser.evaluate(ROWS_JS) or []
+        if any(needle in cell for row in rows for cell in row):
+            return rows
+        time.sleep(0.5)
+    raise AssertionError(f"no table row shows {needle!r}; rows: {rows}")
