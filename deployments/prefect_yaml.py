@@ -23,7 +23,7 @@ PREFECT_YAML = REPO_ROOT / "prefect.yaml"
 HEADER = """\
 # Generated from deployments/registry.py by `docflow deploy --write-yaml`: edit the registry,
 # then regenerate. Deploy from this directory with `docflow deploy` or
-# `prefect deploy --no-prompt --all` (see docs/deployments.md).
+# `prefect deploy --no-prompt --all` (README: "Deployments").
 """
 
 
