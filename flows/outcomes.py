@@ -62,7 +62,8 @@ class DocumentTable:
             for f in sorted(failures, key=lambda f: f["doc_id"])
         ]
         total = len(failed) + self.done_total + sum(self.skipped_by.values())
-        return (failed + self.done + self.skipped)[: self.cap], total
+        done = sorted(self.done, key=lambda r: r["doc_id"])
+        return (failed + done + self.skipped)[: self.cap], total
 
 
 def _row(doc_id, outcome, chunks, attempts, seconds, detail) -> dict:

@@ -39,8 +39,11 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
     browser = Browser()
     try:
         browser.open(f"{ui}/runs/flow-run/{run['flow_run_id']}")
-        browser.wait_for_text("ingest handbook ← src/", "Artifacts")
-        browser.screenshot(ARTIFACTS / "ui-flow-run.png")
+        browser.wait_for_text("ingest handbook ← src/", "Artifacts", "finished: 4 done, 1 failed, 0 skipped of 5")
+        browser.click_text("Task Runs")
+        browser.wait_for_text("batch 1: 2 docs, first broken.pdf; 1 of 2 failed", "batch 2: 2 docs, first doc0001.md")
+        time.sleep(2)  # the run's timeline is drawn after the text is in place
+        browser.screenshot(ARTIFACTS / "ui-task-runs.png")
         browser.click("#artifacts")
         page = browser.wait_for_text(
             "docflow-ingest-handbook-report", "docflow-ingest-handbook-failures",
@@ -94,3 +97,35 @@ def table_rows(browser: Browser, needle: str, timeout: float = 60) -> list[list[
             return rows
         time.sleep(0.5)
     raise AssertionError(f"no table row shows {needle!r}; rows: {rows}")
+
+
+def test_custom_run_form_explains_the_parameters(prefect_api):
+    """The deployment form the UI builds from the strict schema `docflow deploy` sets: every
+    parameter with its description, nothing swallowed as HTML, `db`'s default explained."""
+    from prefect.client.orchestration import get_client
+    from prefect.utilities.callables import parameter_schema
+
+    from deployments.registry import get
+    from deployments.schema import strict
+    from flows.ingest import ingest
+
+    schema = strict(parameter_schema(ingest).model_dump(), get("ingest"))
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("docflow-ingest")
+        deployment_id = client.create_deployment(
+            flow_id=flow_id, name="ui-form", parameter_openapi_schema=schema, enforce_parameter_schema=True
+        )
+    browser = Browser()
+    try:
+        browser.open(f"{prefect_api.removesuffix('/api')}/deployments/deployment/{deployment_id}/run")
+        form = browser.wait_for_text(
+            "Required unless source names a document source block",
+            "its ledger is the table TABLE_ledger beside it",
+            "relative to the flow run's working directory",
+        )
+        assert "<table>" not in form
+        browser.screenshot(ARTIFACTS / "ui-custom-run-form.png")
+    finally:
+        browser.close()
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
