@@ -39,8 +39,8 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
     browser = Browser()
     try:
         browser.open(f"{ui}/runs/flow-run/{run['flow_run_id']}")
-        browser.wait_for_text("ingest handbook ← src/", "Artifacts", "finished: 4 done, 1 failed, 0 skipped of 5")
-        browser.click_text("Task Runs")
+        browser.wait_for_text("ingest handbook ← src/", "Artifacts")
+        click_tab(browser, "Task Runs")
         browser.wait_for_text("batch 1: 2 docs, first broken.pdf; 1 of 2 failed", "batch 2: 2 docs, first doc0001.md")
         time.sleep(2)  # the run's timeline is drawn after the text is in place
         browser.screenshot(ARTIFACTS / "ui-task-runs.png")
@@ -58,6 +58,7 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
         rows = table_rows(browser, "broken.pdf")
         outcomes = {r[0]: r[1] for r in rows if len(r) > 1}
         assert outcomes == {"broken.pdf": "failed"} | {d.name: "done" for d in docs}, rows
+        browser.wait_for_text("finished: 4 done, 1 failed, 0 skipped of 5")  # the run's state message
         time.sleep(2)  # the table's cells fade in after they are in the DOM
         browser.screenshot(ARTIFACTS / "ui-documents-table.png")
 
@@ -129,3 +130,18 @@ def test_custom_run_form_explains_the_parameters(prefect_api):
         browser.close()
         with get_client(sync_client=True) as client:
             client.delete_deployment(deployment_id)
+
+
+def click_tab(browser: Browser, label: str, timeout: float = 30) -> None:
+    """Tabs hold their label in nested elements, out of reach of an exact text() match."""
+    script = (
+        "(() => { const tab = Array.from(document.querySelectorAll('[role=tab], button, a, li'))"
+        f".find(e => e.innerText && e.innerText.trim() === {json.dumps(label)});"
+        " if (!tab) return false; tab.click(); return true; })()"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if browser.evaluate(script):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no tab {label!r} to click")
