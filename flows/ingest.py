@@ -27,7 +27,7 @@ from prefect.exceptions import TerminationSignal
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
-from blocks.resolve import BlockName, resolve
+from blocks.resolve import BlockName, confine, resolve, run_locations
 from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
@@ -242,6 +242,7 @@ def run_ingest(
     run_id = _flow_run_id() or uuid.uuid4().hex
     target = None
     try:
+        confine(run_locations(paths, settings), settings)
         pipeline = build_pipeline(settings)
         target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
