@@ -39,6 +39,7 @@ class FlowInputs:
     embed_batch_size: int | None = None
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
+    storage_block: str | None = None  # the target block holding them, for the workers
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
@@ -55,6 +56,7 @@ class FlowInputs:
             "embed_batch_size": self.embed_batch_size,
             "address": self.address,
             "storage_options": self.storage_options,
+            "storage_block": self.storage_block if self.storage_options else None,
         }
         return absolute_locations(DocflowSettings(**{k: v for k, v in overrides.items() if v is not None}))
 
@@ -139,6 +141,7 @@ def resolve(
         embed_batch_size=_field(emb, "batch_size"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
+        storage_block=target,
     )
 
 

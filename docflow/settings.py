@@ -87,6 +87,11 @@ class DocflowSettings(BaseSettings):
         "names (aws_access_key_id, aws_secret_access_key, aws_session_token, aws_region, "
         "aws_endpoint, allow_http); empty: the environment's (AWS_* variables).",
     )
+    storage_block: str | None = Field(
+        None,
+        description="The target block the storage options came from: Dask workers load it "
+        "themselves instead of receiving the secrets with every batch.",
+    )
     checkpoint_dir: str | None = Field(
         None,
         description="Where per-document Prefect result records live. Default: beside the "

@@ -36,7 +36,7 @@ from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
-from tasks import checkpoint, ledger, resume, store
+from tasks import checkpoint, credentials, ledger, resume, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
 from tasks.discover import Discovery, SourceError, discover
@@ -132,7 +132,7 @@ def batch_context(
 ) -> BatchContext:
     """Everything a worker needs to process a batch, from the run's settings."""
     return BatchContext(
-        target=target,
+        target=credentials.for_workers(target, settings),
         generation=generation,
         model_path=pipeline.model_path,
         device=settings.device,

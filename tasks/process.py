@@ -14,7 +14,7 @@ import resource
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -29,7 +29,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, remote, resume, store
+from tasks import checkpoint, credentials, ledger, remote, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
@@ -75,6 +75,7 @@ def process_batch(
     """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
     be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
+    ctx = replace(ctx, target=credentials.on_worker(ctx.target, ctx.run_id))
     results = checkpoint.open_store(ctx.target.checkpoint_dir, ctx.target.options)
     if ctx.ignore_checkpoints:
         already = set()
