@@ -72,6 +72,13 @@ class DocflowSettings(BaseSettings):
     # cap off, both 0 parses in-process.
     parse_timeout_s: float = Field(120, ge=0, le=86_400)
     parse_memory_mb: int = Field(2048, ge=0, le=1_048_576)
+    # The time cap grows by this much per MB of document (tasks/caps.py): a 20 MB PDF of
+    # 2,000 pages gets 120 + 200 s, a small file keeps about the base.
+    parse_timeout_s_per_mb: float = Field(10.0, ge=0, le=86_400)
+    # Past the parser: text and chunks one document may bring (0: no cap). 20 million
+    # characters is about 7,000 pages of prose; 20,000 chunks embed in ~15 min on one core.
+    max_text_chars: int = Field(20_000_000, ge=0)
+    max_chunks: int = Field(20_000, ge=0)
 
     # Remote sources (http(s)://, s3://): a stalled server becomes a transient error after this
     # long instead of aiohttp's five-minute default.

@@ -144,6 +144,9 @@ def batch_context(
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,
+        parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
+        max_text_chars=settings.max_text_chars,
+        max_chunks=settings.max_chunks,
     )
 
 

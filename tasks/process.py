@@ -29,7 +29,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, credentials, ledger, remote, resume, store
+from tasks import caps, checkpoint, credentials, ledger, remote, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
@@ -55,6 +55,10 @@ class BatchContext:
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
+    # tasks.caps: the time cap's growth per MB, text and chunks per document (0: off).
+    parse_timeout_s_per_mb: float = 0.0
+    max_text_chars: int = 0
+    max_chunks: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def process_batch(
 
 def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     t0 = time.monotonic()
-    parse = limited(parse_document, Limits(ctx.parse_timeout_s, ctx.parse_memory_mb))
+    timeout_s = caps.parse_timeout(ctx.parse_timeout_s, ctx.parse_timeout_s_per_mb, doc.size)
+    parse = limited(parse_document, Limits(timeout_s, ctx.parse_memory_mb))
 
     def fetch_and_parse():
         if not remote.is_url(doc.path):
@@ -133,7 +138,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     t1 = time.monotonic()
     try:
         chunks = call_with_policy(
-            lambda: _chunks_or_fail(parsed.value, ctx.chunking),
+            lambda: _chunks_or_fail(parsed.value, ctx),
             stage="chunk",
             policies=ctx.policies,
             sleep=sleep,
@@ -144,10 +149,12 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1)
 
 
-def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
-    chunks = chunk_elements(elements, settings)
+def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
+    caps.check_text(elements, ctx.max_text_chars)
+    chunks = chunk_elements(elements, ctx.chunking)
     if not chunks:
         raise ParseError("document produced no chunks", stage="chunk")
+    caps.check_chunks(len(chunks), ctx.max_chunks)
     return chunks
 
 
