@@ -303,6 +303,25 @@ def _import(args: argparse.Namespace, settings) -> int:
     return EXIT_OK
 
 
+def _store_failures(command):
+    """verify and status read the tables directly: a storage fault (an unreadable manifest, an
+    unreachable bucket) ends in one classified line with what to do, not a traceback."""
+
+    def run(args: argparse.Namespace, settings) -> int:
+        from tasks.verify import ensure_readable, explain
+
+        try:
+            ensure_readable(settings.db)
+            return command(args, settings)
+        except Exception as exc:  # noqa: BLE001 - explained below
+            error = explain(exc, settings.db, "flow")
+            print(f"docflow: {error.error_class.value} error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+@_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
     from flows.ingest import build_pipeline, target_of
     from tasks import store
@@ -355,6 +374,7 @@ def _summary_text(summary: dict) -> str:
     )
 
 
+@_store_failures
 def _status(args: argparse.Namespace, settings) -> int:
     from tasks import ledger, store
 

@@ -47,6 +47,7 @@ from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
 from tasks.prune import prune
 from tasks.retry import RetryPolicies
+from tasks.verify import ensure_readable, explain
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def run_ingest(
     target = None
     try:
         confine(run_locations(paths, settings), settings)
+        ensure_readable(settings.db)
         pipeline = build_pipeline(settings)
         target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
@@ -282,10 +284,8 @@ def run_ingest(
         counters.outcome, counters.reason = "cancelled", "interrupted by the user"
     except SourceError as exc:
         counters.outcome, counters.reason = "failed", f"system error: bad sources: {exc}"
-    except DocflowError as error:
-        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
-        error = classify(exc, "flow")
+        error = explain(exc, settings.db, "flow")
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
     for listener in SUMMARY_LISTENERS:
