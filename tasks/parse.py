@@ -47,8 +47,6 @@ def parser_version() -> str:
 def parse_document(path: str, doc_type: str) -> list[Any]:
     if not os.path.exists(path):
         raise MissingError(f"file vanished before parsing: {path}", stage="parse")
-    if os.path.isdir(path):
-        raise MissingError(f"a directory now stands where the file was: {path}", stage="parse")
     if os.path.getsize(path) == 0:
         raise ParseError("empty file (0 bytes)", stage="parse")
     if doc_type == "pdf":

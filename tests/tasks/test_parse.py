@@ -51,9 +51,3 @@ def test_empty_file_is_a_parse_error(tmp_path):
 def test_vanished_file_is_missing(tmp_path):
     with pytest.raises(MissingError):
         parse_document(str(tmp_path / "gone.txt"), "txt")
-
-
-def test_a_directory_where_the_file_was_says_so(tmp_path):
-    (tmp_path / "report.txt").mkdir()  # discovered as a file, replaced by a directory since
-    with pytest.raises(MissingError, match="a directory now stands where the file was"):
-        parse_document(str(tmp_path / "report.txt"), "txt")
