@@ -25,6 +25,7 @@ from docflow.models import (
     DocOutcome,
     DocRef,
     DocStatus,
+    EmbedBackend,
     ErrorClass,
     StageTimings,
     Target,
@@ -55,6 +56,8 @@ class BatchContext:
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
+    embed_backend: EmbedBackend = EmbedBackend.TORCH
+    model_cache_dir: str = ""  # "": tasks.embed.default_cache_dir()
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,9 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
     t0 = time.monotonic()
     try:
         vectors = call_with_policy(
-            lambda: embed_texts(texts, ctx.model_path, ctx.device, ctx.embed_batch_size),
+            lambda: embed_texts(
+                texts, ctx.model_path, ctx.device, ctx.embed_batch_size, ctx.embed_backend, ctx.model_cache_dir or None
+            ),
             stage="embed",
             policies=ctx.policies,
             sleep=sleep,
