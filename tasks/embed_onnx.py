@@ -4,8 +4,8 @@ sentence-transformers' own ONNX backend needs `optimum`, which is not installed 
 for exported files on the hub; so the model is exported with torch.onnx, BERT's attention is
 fused with onnxruntime's transformer optimizer, and the int8 variant is a dynamic quantization
 (int8 weights per channel, full range: this CPU's AVX-512 VNNI needs no reduced range).
-Tokenizing, mean pooling and normalizing run in numpy with the model's own tokenizer.json, so
-a worker on an ONNX backend never imports torch once the files are built.
+Tokenizing, mean pooling and normalizing run in numpy with the model's own tokenizer.json;
+torch and transformers are needed only to build the files.
 
 Built files live under a cache directory in a folder named by a hash of the source model's
 bytes and the build recipe, are written to a temporary name and renamed into place, and are
