@@ -165,6 +165,9 @@ def flow_row(summary: dict, wall: float, peak: int, tokens: int, workers: int, b
         "docs_per_s": round(processed / wall, 2),
         "chunks_per_s": round(summary["chunks_written"] / wall, 2),
         "tokens_per_s": round(tokens / wall),
+        # per second of embed stage, summed over workers: the backend's own speed, little
+        # disturbed by what else the run (or the machine) is doing
+        "embed_tokens_per_embed_s": round(tokens / max(summary["stage_s"]["embed"], 1e-9)),
         "ratio_vs_bare": round(processed / wall / bare_docs_s, 3),
         "elapsed_s_inside_flow": summary["elapsed_s"],
         "busy": {k: round(v / busy_s, 3) for k, v in stages.items()} | {"total": round(sum(stages.values()) / busy_s, 3)},
