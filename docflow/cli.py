@@ -26,9 +26,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _embed_backend_option(parser: argparse.ArgumentParser) -> None:
+def _embed_backend_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--embed-backend", choices=[b.value for b in EmbedBackend],
-                        help="how the model runs (default DOCFLOW_EMBED_BACKEND or the table's)")
+                        help=f"how the embedding model runs (default: {default})")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", help="glob on doc ids to include")
     parser.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
     parser.add_argument("--model", help="embedding model: a local directory")
-    _embed_backend_option(parser)
+    _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND or torch; a table keeps its backend")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
 
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     _common(search)
     search.add_argument("-k", type=int, default=5, help="number of hits")
-    _embed_backend_option(search)
+    _embed_backend_option(search, "the table's; another one is refused")
 
     runs = commands.add_parser("runs", help="recent ingest runs from the Prefect API")
     runs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
