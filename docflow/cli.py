@@ -15,6 +15,7 @@ import sys
 from typing import NoReturn
 
 from docflow import cli_deploy
+from docflow.models import EmbedBackend
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -23,6 +24,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="LanceDB URI (default ./lancedb or DOCFLOW_DB)")
     parser.add_argument("--table", help="chunk table (default chunks or DOCFLOW_TABLE)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _embed_backend_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--embed-backend", choices=[b.value for b in EmbedBackend],
+                        help=f"how the embedding model runs (default: {default})")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +40,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", help="glob on doc ids to include")
     parser.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
     parser.add_argument("--model", help="embedding model: a local directory")
+    _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND or torch; a table keeps its backend")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
 
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     _common(search)
     search.add_argument("-k", type=int, default=5, help="number of hits")
+    _embed_backend_option(search, "the table's; another one is refused")
 
     runs = commands.add_parser("runs", help="recent ingest runs from the Prefect API")
     runs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -132,6 +140,7 @@ def _environment_from_args(args: argparse.Namespace) -> None:
         "workers": "DOCFLOW_WORKERS",
         "batch_size": "DOCFLOW_BATCH_SIZE",
         "model": "DOCFLOW_MODEL",
+        "embed_backend": "DOCFLOW_EMBED_BACKEND",
     }
     for attr, env in mapping.items():
         value = getattr(args, attr, None)
@@ -304,6 +313,25 @@ def _import(args: argparse.Namespace, settings) -> int:
     return EXIT_OK
 
 
+def _store_failures(command):
+    """verify and status read the tables directly: a storage fault (an unreadable manifest, an
+    unreachable bucket) ends in one classified line with what to do, not a traceback."""
+
+    def run(args: argparse.Namespace, settings) -> int:
+        from tasks.verify import ensure_readable, explain
+
+        try:
+            ensure_readable(settings.db)
+            return command(args, settings)
+        except Exception as exc:  # noqa: BLE001 - explained below
+            error = explain(exc, settings.db, "flow")
+            print(f"docflow: {error.error_class.value} error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+@_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
     from flows.ingest import build_pipeline, target_of
     from tasks import store
@@ -356,6 +384,7 @@ def _summary_text(summary: dict) -> str:
     )
 
 
+@_store_failures
 def _status(args: argparse.Namespace, settings) -> int:
     from tasks import ledger, store
 
@@ -409,7 +438,8 @@ def _search(args: argparse.Namespace, settings) -> int:
     from tasks.search import search
 
     try:
-        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device)
+        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device,
+                      backend=args.embed_backend, cache_dir=settings.model_cache_dir)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -424,13 +454,14 @@ def _search(args: argparse.Namespace, settings) -> int:
 
 
 def _runs(args: argparse.Namespace, settings) -> int:
-    from docflow.server import configured_api_url, managed_server
+    from docflow.server import ServerInfo, configured_api_url, managed_server, use_server
 
-    url = configured_api_url() or getattr(managed_server(settings.home), "url", None)
-    if not url:
+    configured = configured_api_url()
+    info = ServerInfo(configured, None, False) if configured else managed_server(settings.home)
+    if info is None:
         print("docflow: no Prefect API configured or running (docflow server start)", file=sys.stderr)
         return EXIT_FAILED
-    os.environ["PREFECT_API_URL"] = url
+    use_server(settings.home, info)
     from flows.history import recent_ingest_runs
 
     runs = recent_ingest_runs(args.n)
@@ -457,6 +488,8 @@ def _server(args: argparse.Namespace, settings) -> int:
         info = server.ensure_api(settings.home)
         print(f"Prefect API at {info.url} ({'docflow-managed' if info.managed else 'configured'})")
         print(f"UI: {info.url.removesuffix('/api')}")
+        if info.managed and server.auth_file(settings.home).exists():
+            print(f"UI and API login: the user:password in {server.auth_file(settings.home)}")
     elif args.action == "stop":
         print("stopped" if server.stop_server(settings.home) else "no docflow-managed server")
     else:
@@ -465,7 +498,8 @@ def _server(args: argparse.Namespace, settings) -> int:
         print(f"configured PREFECT_API_URL: {configured or '-'}")
         print(f"docflow-managed server: {info.url if info else 'not running'}")
         if configured or info:
-            print(cli_deploy.worker_hint(configured or info.url))
+            auth = cli_deploy.managed_auth_file(settings.home, info) if info and not configured else None
+            print(cli_deploy.worker_hint(configured or info.url, auth_file=auth))
     return EXIT_OK
 
 

@@ -93,7 +93,7 @@ def deploy(args: argparse.Namespace, settings) -> int:
             return EXIT_USAGE
         print(f"alerts: automation {AUTOMATION_NAME!r} notifies {args.alert_block} on "
               f"{', '.join(ALERT_STATES)}")
-    print(worker_hint(info.url, args.pool))
+    print(worker_hint(info.url, args.pool, managed_auth_file(settings.home, info)))
     print(f"UI: {info.url.removesuffix('/api')}/deployments")
     return EXIT_OK
 
@@ -103,16 +103,31 @@ def worker_argv(pool: str) -> list[str]:
     return [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
 
 
-def worker_hint(api_url: str, pool: str = WORK_POOL) -> str:
-    """The commands that start a worker on `api_url`, ready to paste."""
+def worker_hint(api_url: str, pool: str = WORK_POOL, auth_file: Path | None = None) -> str:
+    """The commands that start a worker on `api_url`, ready to paste: with the managed
+    server's auth string read from `auth_file` (never printed) and this shell's allowed roots,
+    which runs started through the API need."""
     bin_dir = Path(sys.executable).parent
+    roots = os.environ.get("DOCFLOW_ALLOWED_ROOTS")
+    allowed = f"DOCFLOW_ALLOWED_ROOTS={shlex.quote(roots)} " if roots else ""
+    auth = f'PREFECT_API_AUTH_STRING="$(cat {shlex.quote(str(auth_file))})" ' if auth_file else ""
     plain = shlex.join([str(bin_dir / "prefect"), "worker", "start", "--pool", pool])
-    return (
-        "start a worker (leave it running):\n"
-        f"  {shlex.join([str(bin_dir / 'docflow'), 'worker', 'start', '--pool', pool])}\n"
-        "or with Prefect's own command:\n"
-        f"  PREFECT_API_URL={shlex.quote(api_url)} {plain}"
-    )
+    lines = [
+        "start a worker (leave it running):",
+        f"  {allowed}{shlex.join([str(bin_dir / 'docflow'), 'worker', 'start', '--pool', pool])}",
+        "or with Prefect's own command:",
+        f"  PREFECT_API_URL={shlex.quote(api_url)} {auth}{allowed}{plain}",
+    ]
+    if not roots:
+        lines.append("(runs started through the API also need DOCFLOW_ALLOWED_ROOTS in the worker's "
+                     "environment: the directories they may read and write)")
+    return "\n".join(lines)
+
+
+def managed_auth_file(home: Path, info) -> Path | None:
+    from docflow.server import auth_file
+
+    return auth_file(home) if info.managed and auth_file(home).exists() else None
 
 
 def worker(args: argparse.Namespace, settings) -> int:

@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,22 +35,27 @@ INGEST = get("ingest")
 DOCFLOW = str(Path(sys.executable).parent / "docflow")
 
 
+@dataclass(frozen=True)
+class UserShell:
+    """A user's shell: no PREFECT_API_URL, so docflow finds its managed server in `home`; the
+    tests' temporary directories as the allowed roots runs through the API need."""
+
+    home: Path
+    allowed_roots: str
+
+    def env(self, **extra: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        return {**env, "DOCFLOW_HOME": str(self.home), "DOCFLOW_ALLOWED_ROOTS": self.allowed_roots, **extra}
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([DOCFLOW, *args], env=self.env(), capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
-def docflow_home(prefect_api) -> Path:
+def shell(prefect_api, tmp_path_factory) -> UserShell:
     """The session's server is docflow-managed (started by `docflow.server.start_server`, which
-    `docflow server start` uses) with its state here: a user's shell with this DOCFLOW_HOME and
-    no PREFECT_API_URL finds it the way the README says."""
-    return SESSION_DIR / "server"
-
-
-def user_env(home: Path, **extra: str) -> dict:
-    """A user's shell: no PREFECT_API_URL, so docflow finds (or starts) its managed server."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    return {**env, "DOCFLOW_HOME": str(home), **extra}
-
-
-def user_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCFLOW, *args], env=user_env(home), capture_output=True, text=True, timeout=timeout)
+    `docflow server start` uses) with its state in the session's server directory."""
+    return UserShell(SESSION_DIR / "server", str(tmp_path_factory.getbasetemp()))
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +69,12 @@ def worker_log(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployed(prefect_api, docflow_home) -> list[str]:
+def deployed(prefect_api, shell) -> list[str]:
     """`docflow server start` finds the managed server; `docflow deploy`'s output lines:
     every deployment created from prefect.yaml."""
-    started = user_cli(docflow_home, "server", "start")
+    started = shell.cli("server", "start")
     assert started.stdout.startswith(f"Prefect API at {prefect_api} (docflow-managed)"), started.stdout + started.stderr
-    result = user_cli(docflow_home, "deploy")
+    result = shell.cli("deploy")
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.splitlines()
 
@@ -80,27 +86,29 @@ def printed_commands(lines: list[str]) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(deployed, docflow_home, rest, worker_log):
+def deployment(deployed, shell, rest, worker_log):
     """The ingest deployment, with the worker `docflow deploy` told the user to start polling
     its pool (run through a shell, exactly as printed)."""
     docflow_worker, _ = printed_commands(deployed)
-    assert docflow_worker == shlex.join([DOCFLOW, "worker", "start", "--pool", WORK_POOL])
-    env = user_env(docflow_home, DOCFLOW_WORKERS="1", PREFECT_WORKER_QUERY_SECONDS="1")
+    assert docflow_worker == f"DOCFLOW_ALLOWED_ROOTS={shlex.quote(shell.allowed_roots)} " + shlex.join(
+        [DOCFLOW, "worker", "start", "--pool", WORK_POOL]
+    )
+    env = shell.env(DOCFLOW_WORKERS="1", PREFECT_WORKER_QUERY_SECONDS="1")
     with running(["bash", "-c", docflow_worker], env, worker_log):
         yield rest.deployment(INGEST.full_name)
 
 
-def test_the_printed_worker_commands_reach_the_managed_server(deployment, deployed, docflow_home, rest, worker_log,
+def test_the_printed_worker_commands_reach_the_managed_server(deployment, deployed, shell, rest, worker_log,
                                                              tmp_path):
     """Both printed commands (docflow's and plain Prefect's with PREFECT_API_URL) register a
     worker in the pool of the managed server; `docflow server status` prints the same ones."""
-    status = user_cli(docflow_home, "server", "status")
+    status = shell.cli("server", "status")
     assert printed_commands(status.stdout.splitlines()) == printed_commands(deployed)
     _, plain = printed_commands(deployed)
     assert plain.startswith(f"PREFECT_API_URL={rest.api_url} ") and plain.endswith(f"worker start --pool {WORK_POOL}")
     _wait_for_workers(rest, 1, log=worker_log)  # the fixture's `docflow worker start`
     log = tmp_path / "plain-worker.log"
-    with running(["bash", "-c", plain], user_env(docflow_home), log):
+    with running(["bash", "-c", plain], shell.env(), log):
         _wait_for_workers(rest, 2, log=log)
     assert "database is locked" not in log.read_text()
 
@@ -236,6 +244,26 @@ def test_a_run_failed_half_way_resumes_when_retried_like_the_ui(deployment, rest
         "documents finished in the first attempt were redone"
     )
     assert_exact(db, {p.name for p in docs})
+
+
+def test_a_run_naming_places_outside_the_allowed_roots_is_refused(deployment, rest, worker_log, tmp_path):
+    """What a hostile API caller tried: index /etc, climb out with `..`, put the table in /etc,
+    load /etc as a model. Each run ends Failed with the reason before anything is written."""
+    src = tmp_path / "src"
+    b.make_corpus(src, 1)
+    db = tmp_path / "db"
+    for parameters, named in [
+        ({"paths": ["/etc/X11"]}, "document source '/etc/X11'"),
+        ({"paths": [f"{src}/../../../../../../etc"]}, "resolved: /etc"),
+        ({"paths": [str(src)], "db": "/etc/docflow-db"}, "database '/etc/docflow-db'"),
+        ({"paths": [str(src)], "model": "/etc"}, "embedding model '/etc'"),
+    ]:
+        run = rest.create_flow_run(deployment["id"], {"db": str(db), **parameters})
+        finished = rest.wait(run["id"], log=worker_log)
+        message = finished["state"]["message"]
+        assert finished["state_type"] == "FAILED", finished["state"]
+        assert named in message and "outside the allowed roots" in message, message
+    assert not db.exists() and not os.path.exists("/etc/docflow-db"), "a refused run created tables"
 
 
 def test_sync_deployment_carries_its_schedule(deployment, rest):
@@ -378,7 +406,7 @@ def test_a_run_shows_what_it_does_in_names_tags_and_artifacts(deployment, rest, 
     assert f"prefect flow-run retry {run['id']}" not in report and "**Custom run**" in report
 
 
-def test_a_bad_call_fails_in_one_line_and_alerts_through_a_webhook_block(deployed, deployment, docflow_home, rest,
+def test_a_bad_call_fails_in_one_line_and_alerts_through_a_webhook_block(deployed, deployment, shell, rest,
                                                                            worker_log, tmp_path):
     """`docflow deploy --alert-block` makes an automation that posts to a custom webhook block
     (a real HTTP server on loopback here) when a docflow run fails. The failing run: a path
@@ -392,10 +420,10 @@ def test_a_bad_call_fails_in_one_line_and_alerts_through_a_webhook_block(deploye
         CustomWebhookNotificationBlock(
             name="e2e", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
         ).save("e2e-alerts", overwrite=True)
-        alerted = user_cli(docflow_home, "deploy", "--alert-block", "custom-webhook/e2e-alerts")
+        alerted = shell.cli("deploy", "--alert-block", "custom-webhook/e2e-alerts")
         assert alerted.returncode == 0, alerted.stdout + alerted.stderr
         assert "notifies custom-webhook/e2e-alerts on Failed, Crashed, DeletionGuarded" in alerted.stdout
-        refused = user_cli(docflow_home, "deploy", "--alert-block", "custom-webhook/no-such-block")
+        refused = shell.cli("deploy", "--alert-block", "custom-webhook/no-such-block")
         assert refused.returncode == 2 and "no custom-webhook block named 'no-such-block'" in refused.stderr
 
         missing, db = tmp_path / "not-there", tmp_path / "db"
