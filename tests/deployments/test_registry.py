@@ -81,3 +81,22 @@ def test_the_registry_names_are_unique_and_known():
     assert get("ingest").full_name == "docflow-ingest/ingest"
     with pytest.raises(KeyError, match="known: ingest, sync, export"):
         get("nope")
+
+
+def test_the_worker_hint_reads_the_auth_string_from_its_file_and_carries_the_allowed_roots(monkeypatch, tmp_path):
+    from docflow.cli_deploy import worker_hint
+
+    monkeypatch.setenv("DOCFLOW_ALLOWED_ROOTS", "/data/docs:/data/db")
+    (tmp_path / "api-auth").write_text("user:secret\n")
+    lines = worker_hint("http://127.0.0.1:4321/api", "docflow", tmp_path / "api-auth").splitlines()
+    assert lines[1].strip().startswith("DOCFLOW_ALLOWED_ROOTS=/data/docs:/data/db ")
+    assert lines[1].strip().endswith("docflow worker start --pool docflow")
+    assert lines[3].strip().startswith(
+        f'PREFECT_API_URL=http://127.0.0.1:4321/api PREFECT_API_AUTH_STRING="$(cat {tmp_path}/api-auth)" '
+        "DOCFLOW_ALLOWED_ROOTS=/data/docs:/data/db "
+    )
+    assert "secret" not in "\n".join(lines)
+
+    monkeypatch.delenv("DOCFLOW_ALLOWED_ROOTS")
+    hint = worker_hint("http://127.0.0.1:4321/api")
+    assert "AUTH" not in hint and "also need DOCFLOW_ALLOWED_ROOTS" in hint
