@@ -510,11 +510,11 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
         except (Interrupted, KeyboardInterrupt, TerminationSignal):
             _cancel(in_flight)
             progress.counters.unsettled = {
-                d.doc_id: d.fingerprint for batch, _ in (*in_flight.values(), *pending) for d in batch
+                d.doc_id: d.fingerprint for _, batch, _ in (*in_flight.values(), *pending) for d in batch
             }
             raise
     if stop is not None:
-        progress.counters.documents_pending += sum(len(batch) for batch, _ in pending)
+        progress.counters.documents_pending += sum(len(batch) for _, batch, _ in pending)
         raise stop
 
 
