@@ -12,6 +12,13 @@ from tasks.process import process_batch
 from tests import docbuilders as b
 
 
+@pytest.fixture(autouse=True, params=["per-record", "listed"])
+def skip_decision(request, monkeypatch):
+    """Every proof below holds whether the checkpoints are read one by one or listed."""
+    if request.param == "listed":
+        monkeypatch.setattr(resume, "LIST_ABOVE", 0)
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: nothing in the batch catches it, so no later write happens."""
 
