@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="the docflow-managed local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument("--database", metavar="URL",
+                        help="start: PostgreSQL for the server (postgresql://user:password@host:port/db); "
+                        "default: SQLite under DOCFLOW_HOME")
     cli_deploy.add_parsers(commands)
     return parser
 
@@ -453,7 +456,11 @@ def _server(args: argparse.Namespace, settings) -> int:
     from docflow import server
 
     if args.action == "start":
-        info = server.ensure_api(settings.home)
+        try:
+            info = server.ensure_api(settings.home, database=args.database)
+        except ValueError as exc:
+            print(f"docflow: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"Prefect API at {info.url} ({'docflow-managed' if info.managed else 'configured'})")
         print(f"UI: {info.url.removesuffix('/api')}")
     elif args.action == "stop":

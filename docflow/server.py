@@ -75,7 +75,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int | None = None) -> ServerInfo:
+def prefect_database_url(database: str) -> str:
+    """Prefect's server talks to PostgreSQL through asyncpg: `postgresql://…` (what psql and
+    most tools print) becomes `postgresql+asyncpg://…`."""
+    scheme, sep, rest = database.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError(f"not a PostgreSQL URL (postgresql://user:password@host:port/db): {database!r}")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def start_server(home: Path, port: int | None = None, database: str | None = None) -> ServerInfo:
+    """`database`: a PostgreSQL URL for the server's database instead of SQLite under `home`,
+    which is what Prefect recommends once runs hold thousands of task runs (SQLite serializes
+    every write and starts answering "database is locked")."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -86,6 +98,8 @@ def start_server(home: Path, port: int | None = None) -> ServerInfo:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_API_URL=url,
     )
+    if database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url(database)
     log = open(home / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -107,8 +121,9 @@ def start_server(home: Path, port: int | None = None) -> ServerInfo:
     raise RuntimeError(f"prefect server did not answer within {START_TIMEOUT_S:.0f}s")
 
 
-def ensure_api(home: Path) -> ServerInfo:
-    """Use the configured Prefect API, else the docflow-managed local server, else start it."""
+def ensure_api(home: Path, database: str | None = None) -> ServerInfo:
+    """Use the configured Prefect API, else the docflow-managed local server, else start it
+    (on `database` when given, see start_server)."""
     configured = configured_api_url()
     if configured:
         os.environ["PREFECT_API_URL"] = configured
@@ -117,7 +132,7 @@ def ensure_api(home: Path) -> ServerInfo:
 
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
-        info = managed_server(home) or start_server(home)
+        info = managed_server(home) or start_server(home, database=database)
     os.environ["PREFECT_API_URL"] = info.url
     return info
 
