@@ -147,11 +147,17 @@ def batch_context(
     )
 
 
+# Every task run costs the Prefect server writes and the flow a submission; past a few thousand
+# per flow run the server (SQLite above all) falls behind, so large corpora get larger batches.
+MAX_BATCH_RUNS = 2000
+
+
 def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[list[DocRef]]:
-    """At most `batch_size` per batch, but small corpora are split so every worker gets work."""
+    """At most `batch_size` per batch, but small corpora are split so every worker gets work,
+    and a large one never needs more than MAX_BATCH_RUNS batches."""
     if not docs:
         return []
-    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))))
+    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))), math.ceil(len(docs) / MAX_BATCH_RUNS))
     return [list(docs[i : i + size]) for i in range(0, len(docs), size)]
 
 
