@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from benchmarks.scale import PER_DIR, doc_text
+from tasks.discover import discover
 
 
 def build_synthetic(source: Path, db: Path, count: int):
@@ -18,7 +19,7 @@ def build_synthetic(source: Path, db: Path, count: int):
     from docflow.models import DocOutcome, DocRef, DocStatus
     from docflow.settings import DocflowSettings
     from flows.ingest import build_pipeline, open_target
-    from tasks import checkpoint, ledger, store
+    from tasks import checkpoint, ledger, store, versions
     from tasks.discover import document_fingerprint
 
     settings = DocflowSettings(db=str(db))
@@ -31,23 +32,33 @@ def build_synthetic(source: Path, db: Path, count: int):
     results_root = Path(target.checkpoint_dir) / "results"
     entries: list[ledger.LedgerEntry] = []
     table = store.connect(target.db).open_table(target.ledger_table)
+    paths = []
     for i in range(count):
         directory = source / f"d{i // PER_DIR:04d}"
         if i % PER_DIR == 0:
             directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"n{i:07d}.{'md' if i % 2 else 'txt'}"
+        path.write_bytes(doc_text(i).encode())
+        paths.append(path)
+    # A worker hashes a document some time after it was written; one written within the
+    # racy window of its hashing would be hashed again by every run (tasks.versions).
+    time.sleep(versions.RACY_WINDOW_NS / 1e9 + 0.5)
+    for i, path in enumerate(paths):
         data = doc_text(i).encode()
-        path.write_bytes(data)
         sha = hashlib.sha256(data).hexdigest()
+        stat = versions.FileStat.of(path.stat())
         doc = DocRef(
             doc_id=os.path.relpath(path, source),
             path=str(path),
             root=str(source),
-            size=len(data),
-            mtime_ns=path.stat().st_mtime_ns,
+            size=stat.size,
+            mtime_ns=stat.mtime_ns,
             content_sha256=sha,
             fingerprint=document_fingerprint(sha, fingerprint),
             doc_type="md" if i % 2 else "txt",
+            ctime_ns=stat.ctime_ns,
+            inode=stat.inode,
+            observed_ns=time.time_ns(),
         )
         outcome = DocOutcome(doc.doc_id, doc.fingerprint, DocStatus.DONE, chunk_count=1, size=len(data))
         key = checkpoint.checkpoint_key(generation, doc)
@@ -69,14 +80,14 @@ def build_synthetic(source: Path, db: Path, count: int):
 
 
 def time_decision(source: Path, target, generation: str, fingerprint: str) -> tuple[float, float, int]:
-    """(discovery s, skip decision s, documents found finished), as the flow does them."""
-    from tasks import checkpoint, resume
-    from tasks.discover import discover
+    """(discovery s, skip decision s, documents found finished), as the flow does them: the
+    ledger's recorded versions are read as part of discovery."""
+    from tasks import checkpoint, ledger, resume, store
 
     started = time.monotonic()
-    docs = list(discover([str(source)], fingerprint).documents)
+    recorded = ledger.recorded_versions(store.connect(target.db).open_table(target.ledger_table))
+    docs = list(discover([str(source)], fingerprint, recorded=recorded).documents)
     discovered = time.monotonic()
     results = checkpoint.open_store(target.checkpoint_dir)
     done = resume.finished(target, generation, results, docs, write=False)
     return discovered - started, time.monotonic() - discovered, len(done)
-

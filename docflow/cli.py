@@ -36,6 +36,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="embedding model: a local directory")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
+    parser.add_argument("--rehash", action="store_true",
+                        help="read and hash every document, not only those whose stat or ETag changed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +146,7 @@ def _environment_from_args(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace, settings) -> int:
-    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed})
+    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed, "rehash": args.rehash})
 
 
 def _sync(args: argparse.Namespace, settings) -> int:
@@ -156,6 +158,7 @@ def _sync(args: argparse.Namespace, settings) -> int:
             "dry_run": args.dry_run,
             "allow_mass_delete": args.allow_mass_delete,
             "max_delete_fraction": args.max_delete_fraction,
+            "rehash": args.rehash,
         },
     )
 

@@ -79,6 +79,13 @@ class DocRef:
     content_sha256: str
     fingerprint: str
     doc_type: str
+    # The rest of the stat the bytes behind content_sha256 were hashed with (tasks.versions),
+    # when that hash had a stable stat; 0 and "" otherwise.
+    ctime_ns: int = 0
+    inode: int = 0
+    observed_ns: int = 0
+    # An object store's version of the object (version id, else ETag); "" for local files.
+    version: str = ""
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,7 @@ def ingest(
     embedder: BlockName | None = None,
     address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
     cluster: BlockName | None = None,
+    rehash: bool = False,
 ):
     """Ingest documents under `paths` into a LanceDB table; finished documents are skipped.
 
@@ -216,13 +217,15 @@ def ingest(
         embedder: Name of a docflow embedder block (model, device, batch size).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
+        rehash: Read and hash every document, not only those whose size, mtime, ctime or
+            inode (object stores: version or ETag) differ from what the ledger recorded.
     """
     inputs = resolve(
         paths=paths, db=db, table=table, include=include, exclude=exclude, model=model,
         retry_policies=retry_policies, source=source, target=target, embedder=embedder,
         address=address, cluster=cluster,
     )
-    return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies)
+    return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies, rehash=rehash)
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,9 @@ def run_ingest(
     retry_failed: bool,
     policies: RetryPolicies,
     sync: SyncOptions | None = None,
+    rehash: bool = False,
 ):
+    """`rehash`: read and hash every document instead of trusting the recorded versions."""
     logger = get_run_logger()
     orphans.track(settings.home, logger)
     counters = RunCounters()
@@ -251,13 +256,16 @@ def run_ingest(
         pipeline = build_pipeline(settings)
         target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
-        found, unreachable = _discover(paths, pipeline, settings, tolerate_missing=sync is not None)
+        recorded = ledger.recorded_versions(_ledger_or_none(target)) if generation else None
+        found, unreachable = _discover(paths, pipeline, settings, sync is not None, recorded, rehash)
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
         done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
+        if recorded is not None and not dry_run:
+            _refresh_versions(target, [d for d in docs if d.doc_id in done], recorded)
         if sync is not None:
             todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
         else:
@@ -299,16 +307,40 @@ def run_ingest(
     return _final_state(counters, summary, logger)
 
 
-def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool):
+def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool, recorded, rehash: bool):
     """A sync treats a missing source root as an empty, unreachable listing (the mass-delete
     guard then refuses to delete); an ingest treats it as a usage error."""
     try:
-        found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
+        found = discover(
+            paths, pipeline.config.fingerprint(), settings.include, settings.exclude, recorded, rehash
+        )
         return found, False
     except SourceError:
         if not tolerate_missing:
             raise
         return Discovery((), (), 0), True
+
+
+def _refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:
+    """Finished documents that discovery had to hash (touched, or racily clean) and found
+    unchanged get their new stat recorded, so the next run does not read them again."""
+    stale = []
+    for doc in finished:
+        before = recorded.get(doc.doc_id)
+        if before is None or not doc.observed_ns:
+            continue
+        if (doc.size, doc.mtime_ns, doc.ctime_ns, doc.inode, doc.observed_ns, doc.version) != (
+            before.stat.size, before.stat.mtime_ns, before.stat.ctime_ns, before.stat.inode,
+            before.observed_ns, before.version,
+        ):
+            stale.append(doc)
+    if stale:
+        with store.write_lock(target.db):
+            ledger.refresh_versions(_open(target, target.ledger_table), stale)
+
+
+def _ledger_or_none(target: Target):
+    return store.open_table(store.connect(target.db, target.options), target.ledger_table)
 
 
 def _sync_changes(target, generation, found, done, unreachable, sync: SyncOptions, counters, logger):
