@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -205,7 +204,7 @@ def discovery_mode(n: int, work: Path) -> None:
 
 
 def s3_mode(n: int, work: Path, extra: list[str]) -> None:
-    from tests.motoserver import moto_s3
+    from tests.motoserver import moto_s3, object_gets
 
     log_path = work / "moto.log"
     changed = max(1, n // 100)
@@ -229,23 +228,6 @@ def s3_mode(n: int, work: Path, extra: list[str]) -> None:
     for name, m, gets in rows:
         print(f"{name:<14} {m.wall_s:6.1f}s {m.in_flow_s:7.1f}s {m.summary['documents_processed']:>9} {gets:>11}")
     print(f"changed objects in the 1% sync: {changed}")
-
-
-_REQUEST = re.compile(r'"GET (/[^ ?"]*)(\?[^ "]*)? HTTP')
-
-
-def object_gets(log_path: Path, offset: int, bucket: str, prefix: str) -> int:
-    """GET requests for object bodies under `prefix` (listings carry a query, bodies do not)."""
-    with open(log_path) as handle:
-        handle.seek(offset)
-        text = handle.read()
-    wanted = f"/{bucket}/{prefix}"
-    count = 0
-    for match in _REQUEST.finditer(text):
-        path, query = match.group(1), match.group(2) or ""
-        if path.startswith(wanted) and "list-type" not in query and "prefix" not in query:
-            count += 1
-    return count
 
 
 def main() -> None:

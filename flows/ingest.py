@@ -1,7 +1,8 @@
 """The ingest flow: discover, skip what is checkpointed, process the rest in batches on Dask.
 
-Skipping happens before anything is submitted: the flow asks the checkpoint store which
-documents are finished, so a rerun over a finished corpus costs a file read per document. A
+Skipping happens before anything is submitted: the flow lists the checkpoint store once to
+learn which documents are finished, and discovery reads only files whose stat changed, so a
+rerun over a finished corpus costs a walk, a ledger scan and a listing. A
 retried flow run (the UI's Retry) re-enters here with the same parameters and skips the same
 way. Batches are submitted with back-pressure (a bounded number in flight), a system error
 stops submission and lets in-flight batches finish, and Ctrl-C cancels cleanly; every exit

@@ -3,6 +3,7 @@ the scale benchmark's object-store mode."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -65,3 +66,16 @@ def moto_s3(bucket: str = "docflow", log: IO | None = None) -> Iterator[S3Server
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+_REQUEST = re.compile(r'"GET (/[^ ?"]*)(\?[^ "]*)? HTTP')
+
+
+def object_gets(log_path: Path, offset: int, bucket: str, prefix: str) -> int:
+    """GET requests for object bodies under `prefix` in moto's access log from `offset` on
+    (listings are GETs of the bucket with a query; a body is a GET of the object's path)."""
+    with open(log_path) as handle:
+        handle.seek(offset)
+        text = handle.read()
+    wanted = f"/{bucket}/{prefix}"
+    return sum(1 for path, _query in _REQUEST.findall(text) if path.startswith(wanted))
