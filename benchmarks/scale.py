@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import docflow  # noqa: E402,F401
+
+from benchmarks.ingest import PeakRss  # noqa: E402
 
 PER_DIR = 1000  # documents per directory, as a real tree would spread them
 SCENARIOS = ("first ingest", "no-op rerun", "no-op sync", "1% changed", "1% touched", "0.5% deleted")
@@ -64,32 +65,19 @@ def build_corpus(root: Path, count: int) -> list[Path]:
     return paths
 
 
-class FlowPeak:
+class FlowPeak(PeakRss):
     """The peak RSS of one process (the flow's), not its children: VmHWM is the kernel's own
     high-water mark, so sampling it only has to catch the last value before exit."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak_kb = pid, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
             except (OSError, ValueError):
                 return
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+            time.sleep(self.every_s)
 
 
 @dataclass(frozen=True)
@@ -106,13 +94,13 @@ def run_cli(args: list[str], env: dict | None = None, allowed: tuple[int, ...] =
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )
-    with FlowPeak(process.pid) as peak:
+    with FlowPeak(process.pid, every_s=0.05) as peak:
         out, err = process.communicate()
     wall = time.monotonic() - started
     if process.returncode not in allowed:
         raise SystemExit(f"{' '.join(args[:2])} failed ({process.returncode}): {err[-2000:]}")
     summary = json.loads(out)
-    return Measured(wall, summary.get("elapsed_s", 0.0), peak.peak_kb / 1024, summary)
+    return Measured(wall, summary.get("elapsed_s", 0.0), peak.peak / 2**20, summary)
 
 
 def flow_mode(counts: list[int], work: Path, extra: list[str]) -> None:

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from benchmarks.scale import PER_DIR, doc_text
+from benchmarks.scale import build_corpus, doc_text
 from tasks.discover import discover
 
 
@@ -32,14 +32,7 @@ def build_synthetic(source: Path, db: Path, count: int):
     results_root = Path(target.checkpoint_dir) / "results"
     entries: list[ledger.LedgerEntry] = []
     table = store.connect(target.db).open_table(target.ledger_table)
-    paths = []
-    for i in range(count):
-        directory = source / f"d{i // PER_DIR:04d}"
-        if i % PER_DIR == 0:
-            directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"n{i:07d}.{'md' if i % 2 else 'txt'}"
-        path.write_bytes(doc_text(i).encode())
-        paths.append(path)
+    paths = build_corpus(source, count)
     # A worker hashes a document some time after it was written; one written within the
     # racy window of its hashing would be hashed again by every run (tasks.versions).
     time.sleep(versions.RACY_WINDOW_NS / 1e9 + 0.5)

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from tests import docbuilders as b
+from tests.procio import bytes_read
 from tests.flows.test_ingest import assert_exact, ledger, table_rows
 
 pytestmark = pytest.mark.e2e
@@ -105,17 +106,6 @@ def test_a_scheduled_sync_runs_from_block_names_alone(warm_cluster, tmp_path):
     second = sync_flow(**blocks, max_delete_fraction=0.5)
     assert (second["documents_deleted"], second["documents_processed"]) == (1, 0)
     assert_exact(db, texts - {gone})
-
-
-def bytes_read(action):
-    """(result, bytes this process read meanwhile): rchar counts every read() it made."""
-    def rchar() -> int:
-        with open("/proc/self/io") as io:
-            return int(next(line for line in io if line.startswith("rchar:")).split()[1])
-
-    before = rchar()
-    result = action()
-    return result, rchar() - before
 
 
 def test_a_no_op_sync_reads_almost_nothing_of_the_corpus_and_rehash_reads_all_of_it(warm_cluster, tmp_path):

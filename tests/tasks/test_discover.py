@@ -6,6 +6,7 @@ import pytest
 from docflow.models import ErrorClass
 from tasks.discover import SourceError, discover, is_ignored_name
 from tests.docbuilders import make_md, make_txt
+from tests.procio import bytes_read
 
 PIPELINE = "p" * 64
 
@@ -92,17 +93,6 @@ def test_missing_source_and_colliding_ids_are_refused(tmp_path):
     make_txt(tmp_path / "y" / "same.txt")
     with pytest.raises(SourceError, match="collision"):
         discover([str(tmp_path / "x"), str(tmp_path / "y")], PIPELINE)
-
-
-def bytes_read(action):
-    """(result, bytes this process read meanwhile): rchar counts every read() it made."""
-    def rchar() -> int:
-        with open("/proc/self/io") as io:
-            return int(next(line for line in io if line.startswith("rchar:")).split()[1])
-
-    before = rchar()
-    result = action()
-    return result, rchar() - before
 
 
 def recorded_for(docs, tmp_path):
