@@ -146,16 +146,22 @@ def upsert(table, entries: Sequence[LedgerEntry], run_id: str) -> None:
 
 
 def read_all(table, columns: Sequence[str] | None = None) -> pa.Table:
+    """A projection reads only the columns asked for (a sync of a large corpus reads two)."""
     if table is None:
         return LEDGER_SCHEMA.empty_table()
-    return table.to_arrow().select(list(columns)) if columns else table.to_arrow()
+    if not columns:
+        return table.to_arrow()
+    total = table.count_rows()
+    if total == 0:
+        return LEDGER_SCHEMA.empty_table().select(list(columns))
+    return table.search().select(list(columns)).limit(total).to_arrow()
 
 
 def recorded_versions(table) -> RecordedVersions:
     """Every document's cheap version and sha256, from one columnar scan."""
     if table is None or table.count_rows() == 0:
         return RecordedVersions()
-    return RecordedVersions(table.search().select(list(LEDGER_COLUMNS)).limit(table.count_rows()).to_arrow())
+    return RecordedVersions(read_all(table, LEDGER_COLUMNS))
 
 
 def refresh_versions(table, docs: Sequence[DocRef]) -> None:

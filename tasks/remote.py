@@ -55,13 +55,19 @@ def list_documents(url: str) -> tuple[str, dict[str, Listed]]:
     return url.rsplit("/", 1)[0], {url: _listed(fs.info(path))}
 
 
-def _listed(info: dict) -> Listed:
+def version_of(info: dict) -> str:
+    """The object's version id (versioned buckets, GCS generations), else its ETag, from an
+    fsspec info or listing entry."""
     version = next(
         (str(info[key]) for key in ("VersionId", "version_id", "generation", "ETag", "etag")
          if info.get(key) not in (None, "", "null")),
         "",
     )
-    return Listed(version.strip('"'), int(info.get("size") or 0))
+    return version.strip('"')
+
+
+def _listed(info: dict) -> Listed:
+    return Listed(version_of(info), int(info.get("size") or 0))
 
 
 def _head(fs, url: str) -> Listed:
