@@ -192,23 +192,23 @@ def discovery_mode(n: int, work: Path) -> None:
 
 
 def s3_mode(n: int, work: Path, extra: list[str]) -> None:
-    from tests.motoserver import moto_s3, object_gets
+    from tests.s3server import client, moto_s3, object_gets
 
     log_path = work / "moto.log"
     changed = max(1, n // 100)
     cmd = ["s3://bench/src", "--db", str(work / "db"), *extra]
     rows = []
-    with open(log_path, "w") as log, moto_s3("bench", log=log) as s3:
-        client = s3.client()
+    with open(log_path, "w") as log, moto_s3("bench", log=log) as env:
+        s3 = client(env)
         for i in range(n):
-            client.put_object(Bucket="bench", Key=f"src/n{i:07d}.md", Body=doc_text(i).encode())
+            s3.put_object(Bucket="bench", Key=f"src/n{i:07d}.md", Body=doc_text(i).encode())
         for name, verb in (("first ingest", "ingest"), ("no-op sync", "sync"), ("1% changed", "sync")):
             if name == "1% changed":
                 for i in range(changed):
-                    client.put_object(Bucket="bench", Key=f"src/n{i:07d}.md", Body=doc_text(i, 1).encode())
+                    s3.put_object(Bucket="bench", Key=f"src/n{i:07d}.md", Body=doc_text(i, 1).encode())
             log.flush()
             mark = log_path.stat().st_size
-            measured = run_cli([verb, *cmd], env=s3.env)
+            measured = run_cli([verb, *cmd], env=env)
             log.flush()
             rows.append((name, measured, object_gets(log_path, mark, "bench", "src/")))
     print(f"\nscale benchmark (object-store mode, moto on loopback), N={n}, cpu_count={os.cpu_count()}")

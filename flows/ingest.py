@@ -141,6 +141,7 @@ def batch_context(
         chunking=pipeline.chunking,
         policies=policies,
         run_id=run_id,
+        pipeline_fingerprint=pipeline.config.fingerprint(),
         torch_threads=torch_threads_per_worker(settings),
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
@@ -313,7 +314,8 @@ def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_mis
     guard then refuses to delete); an ingest treats it as a usage error."""
     try:
         found = discover(
-            paths, pipeline.config.fingerprint(), settings.include, settings.exclude, recorded, rehash
+            paths, pipeline.config.fingerprint(), settings.include, settings.exclude, recorded, rehash,
+            defer_changed_objects=True,
         )
         return found, False
     except SourceError:

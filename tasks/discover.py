@@ -79,9 +79,14 @@ def discover(
     exclude: Iterable[str] = (),
     recorded: RecordedVersions | None = None,
     rehash: bool = False,
+    defer_changed_objects: bool = False,
 ) -> Discovery:
     """`recorded`: the ledger's versions; a document whose cheap version still matches keeps
-    its recorded hash without being read (tasks.versions). `rehash` reads everything."""
+    its recorded hash without being read (tasks.versions). `rehash` reads everything.
+    `defer_changed_objects`: an object whose listed version is not the recorded one gets no
+    hash here (content_sha256 and fingerprint ""), because the worker that processes it hashes
+    what it fetches anyway: one GET instead of two. Callers that must know every fingerprint
+    (verify) leave it off."""
     include, exclude = tuple(include), tuple(exclude)
     recorded = recorded if recorded is not None and not rehash else RecordedVersions()
     documents: dict[str, DocRef] = {}
@@ -113,7 +118,10 @@ def discover(
                 )
                 continue
             where = Where(path, doc_id, root, SUPPORTED_TYPES[suffix], pipeline_fingerprint, recorded.get(doc_id))
-            found = _inspect_remote(where, listed.get(path), rehash) if is_remote else _inspect(where, real_root, walked)
+            if is_remote:
+                found = _inspect_remote(where, listed.get(path), rehash, defer_changed_objects)
+            else:
+                found = _inspect(where, real_root, walked)
             if isinstance(found, DiscoveryProblem):
                 problems.append(found)
                 continue
@@ -228,16 +236,19 @@ class Where:
         )
 
 
-def _inspect_remote(where: Where, listed: remote.Listed | None, rehash: bool) -> DocRef | DiscoveryProblem:
+def _inspect_remote(
+    where: Where, listed: remote.Listed | None, rehash: bool, defer: bool
+) -> DocRef | DiscoveryProblem:
     """An object whose listed version (version id or ETag, and size) is the recorded one keeps
-    its recorded hash: no GET. A changed object is left for the worker to fetch, hash and
-    process: one GET. Only a document without a listed version (an http server without an
-    ETag), or a rehash, is fetched here; fetching follows the retry policies, so a flaky
+    its recorded hash: no GET. A changed object is fetched and hashed here, or with `defer`
+    left for the worker's one fetch. A document without a listed version (an http server
+    without an ETag) is always fetched; fetching follows the retry policies, so a flaky
     server costs retries here, not a missing document."""
     version, size = (listed.version, listed.size) if listed else ("", 0)
     if not rehash and version:
         reused = reusable_for_object(where.recorded, version, size)
-        return where.ref(reused or "", size, version=version)
+        if reused or defer:
+            return where.ref(reused or "", size, version=version)
     try:
         data = call_with_policy(lambda: remote.fetch(where.path), stage="discover", policies=RetryPolicies()).value
     except PolicyExhausted as exhausted:

@@ -21,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
+
+from docflow.models import DocRef
 
 # Wider than the coarsest timestamp granularity in common use (FAT's 2 s).
 RACY_WINDOW_NS = 2_000_000_000
@@ -126,3 +128,11 @@ def hash_file(path: str) -> Hashed:
         after = FileStat.of(os.fstat(handle.fileno()))
     observed = time.time_ns()
     return Hashed(digest.hexdigest(), before if before == after else None, observed)
+
+
+def stamped(doc: DocRef, stat: FileStat | None, observed_ns: int, version: str) -> DocRef:
+    """`doc` carrying the cheap version its bytes were read with (none: a stat that changed
+    during the read, which the next run then cannot trust)."""
+    stat = stat or FileStat(doc.size, 0, 0, 0)
+    return replace(doc, mtime_ns=stat.mtime_ns, ctime_ns=stat.ctime_ns, inode=stat.inode,
+                   observed_ns=observed_ns if stat.mtime_ns else 0, version=version)

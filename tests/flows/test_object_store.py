@@ -7,15 +7,16 @@ import os
 import pytest
 
 from tests import docbuilders as b
-from tests.motoserver import moto_s3, object_gets
+from tests.s3server import client as s3_client
+from tests.s3server import moto_s3, object_gets
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def s3(prefect_api):
-    with moto_s3() as server:
-        yield server.env
+    with moto_s3() as env:
+        yield env
 
 
 def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
@@ -101,8 +102,8 @@ def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(cli, tmp_path):
     object is fetched exactly once (by the worker that parses it), and an object re-uploaded
     with identical bytes keeps its ETag and is neither fetched nor reprocessed."""
     log_path = tmp_path / "moto.log"
-    with open(log_path, "w") as log, moto_s3(log=log) as s3:
-        client = s3.client()
+    with open(log_path, "w") as log, moto_s3(log=log) as env:
+        client = s3_client(env)
         local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
         for path in local:
             client.put_object(Bucket="docflow", Key=f"docs/{path.name}", Body=path.read_bytes())
@@ -110,7 +111,7 @@ def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(cli, tmp_path):
 
         def sync(*extra):
             mark = log_path.stat().st_size
-            result = cli("sync", "s3://docflow/docs", "--db", db, "--json", *extra, env=s3.env)
+            result = cli("sync", "s3://docflow/docs", "--db", db, "--json", *extra, env=env)
             assert result.returncode == 0, result.stderr[-3000:]
             return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "docs/")
 

@@ -2,7 +2,7 @@ import re
 
 from docflow.models import DocOutcome, DocRef, DocStatus, ErrorClass
 from tasks import checkpoint
-from tests.motoserver import moto_s3
+from tests.s3server import moto_s3
 
 
 def doc(doc_id: str, fingerprint: str) -> DocRef:
@@ -73,9 +73,9 @@ def test_a_listed_key_file_left_empty_by_a_kill_counts_as_not_finished(tmp_path)
 
 
 def test_the_shards_of_an_object_store_are_listed_not_read(tmp_path):
-    with moto_s3(log=open(tmp_path / "moto.log", "w")) as s3:
+    with open(tmp_path / "moto.log", "w") as log, moto_s3(log=log) as env:
         options = {"aws_access_key_id": "docflow", "aws_secret_access_key": "docflow-secret",
-                   "aws_region": "us-east-1", "aws_endpoint": s3.endpoint, "allow_http": "true"}
+                   "aws_region": "us-east-1", "aws_endpoint": env["AWS_ENDPOINT_URL"], "allow_http": "true"}
         where = "s3://docflow/checkpoints"
         store = checkpoint.open_store(where, options)
         docs = [doc(f"d{i}.txt", "f1") for i in range(5)]

@@ -1,5 +1,5 @@
-"""moto's S3 server on a free loopback port: a real HTTP S3 API for the object-store tests and
-the scale benchmark's object-store mode."""
+"""moto's S3 server on loopback: a real HTTP S3 API (not a mock object) with one bucket,
+`docflow`, for the object-store tests."""
 
 from __future__ import annotations
 
@@ -10,35 +10,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 MOTO = str(Path(sys.executable).parent / "moto_server")
+BUCKET = "docflow"
 KEY, SECRET, REGION = "docflow", "docflow-secret", "us-east-1"
 
 
-@dataclass(frozen=True)
-class S3Server:
-    endpoint: str
-    env: dict[str, str]
-
-    def client(self):
-        import boto3
-
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
-                            aws_access_key_id=KEY, aws_secret_access_key=SECRET)
-
-    def filesystem(self):
-        import s3fs
-
-        return s3fs.S3FileSystem(key=KEY, secret=SECRET, skip_instance_cache=True,
-                                 client_kwargs={"endpoint_url": self.endpoint, "region_name": REGION})
-
-
 @contextmanager
-def moto_s3(bucket: str = "docflow", log: IO | None = None) -> Iterator[S3Server]:
-    """`log` receives moto's access log (one line per request), e.g. to count GETs."""
+def moto_s3(bucket: str = BUCKET, log: IO | None = None) -> Iterator[dict[str, str]]:
+    """The environment that points boto3, s3fs and LanceDB at the server. `log` receives
+    moto's access log, one line per request (see object_gets)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -48,24 +31,35 @@ def moto_s3(bucket: str = "docflow", log: IO | None = None) -> Iterator[S3Server
     env = {
         "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
         "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,  # botocore / s3fs (checkpoints, sources)
+        "AWS_ENDPOINT_URL": endpoint,  # botocore / s3fs
         "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true",  # LanceDB's object store
     }
-    s3 = S3Server(endpoint, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                s3.client().create_bucket(Bucket=bucket)
-                break
-            except Exception:  # noqa: BLE001 - the server is still starting
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield s3
+        _create_bucket(endpoint, bucket)
+        yield env
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def client(env: dict[str, str]):
+    """A boto3 S3 client for the server `env` points at."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
+                        aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+
+
+def _create_bucket(endpoint: str, bucket: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client({"AWS_ENDPOINT_URL": endpoint}).create_bucket(Bucket=bucket)
+            return
+        except Exception:  # noqa: BLE001 - the server is still starting
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 _REQUEST = re.compile(r'"GET (/[^ ?"]*)(\?[^ "]*)? HTTP')
