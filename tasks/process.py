@@ -30,7 +30,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, resume, store, versions
+from tasks import caps, checkpoint, credentials, ledger, resume, store, versions
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.discover import document_fingerprint
 from tasks.embed import embed_texts, set_threads
@@ -62,6 +62,10 @@ class BatchContext:
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
+    # tasks.caps: the time cap's growth per MB, text and chunks per document (0: off).
+    parse_timeout_s_per_mb: float = 0.0
+    max_text_chars: int = 0
+    max_chunks: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def process_batch(
     """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
     be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
+    ctx = replace(ctx, target=credentials.on_worker(ctx.target, ctx.run_id))
     results = checkpoint.open_store(ctx.target.checkpoint_dir, ctx.target.options)
     if ctx.ignore_checkpoints:
         already = set()
@@ -123,7 +128,8 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     file may have changed in between), and what became of it. A failure is recorded for that
     version too: a parse failure of new bytes must not be checkpointed as the old bytes'."""
     t0 = time.monotonic()
-    parse = limited(parse_document, Limits(ctx.parse_timeout_s, ctx.parse_memory_mb))
+    timeout_s = caps.parse_timeout(ctx.parse_timeout_s, ctx.parse_timeout_s_per_mb, doc.size)
+    parse = limited(parse_document, Limits(timeout_s, ctx.parse_memory_mb))
     version = doc
 
     def read_and_parse():
@@ -140,7 +146,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     t1 = time.monotonic()
     try:
         chunks = call_with_policy(
-            lambda: _chunks_or_fail(parsed.value, ctx.chunking),
+            lambda: _chunks_or_fail(parsed.value, ctx),
             stage="chunk",
             policies=ctx.policies,
             sleep=sleep,
@@ -163,10 +169,12 @@ def _as_parsed(doc: DocRef, copy: Snapshot, ctx: BatchContext) -> DocRef:
     return replace(stamped, content_sha256=copy.content_sha256, size=copy.size, fingerprint=fingerprint)
 
 
-def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
-    chunks = chunk_elements(elements, settings)
+def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
+    caps.check_text(elements, ctx.max_text_chars)
+    chunks = chunk_elements(elements, ctx.chunking)
     if not chunks:
         raise ParseError("document produced no chunks", stage="chunk")
+    caps.check_chunks(len(chunks), ctx.max_chunks)
     return chunks
 
 
