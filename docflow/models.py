@@ -33,6 +33,8 @@ class PipelineConfig:
     model_revision: str
     parser: str
     pdf_strategy: str
+    ocr_languages: str
+    ocr_dpi: int
     chunk_max_characters: int
     chunk_new_after_n_chars: int
     chunk_combine_under_n_chars: int

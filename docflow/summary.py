@@ -20,6 +20,7 @@ SUMMARY_KEYS = (
     "failures_by_class",
     "cache_hits",
     "cache_misses",
+    "documents_ignored",
     "elapsed_s",
     "docs_per_s",
 )
@@ -36,6 +37,11 @@ class RunCounters:
     chunks_deleted: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    # Files under the roots that are not documents, by reason and (unknown extensions) by
+    # extension: nothing is left out without the summary saying so.
+    documents_ignored: int = 0
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    ignored_by_extension: dict[str, int] = field(default_factory=dict)
     bytes_total: int = 0
     bytes_done: int = 0
     failures_by_class: Counter = field(
@@ -138,6 +144,9 @@ class RunCounters:
             "failures_by_class": dict(self.failures_by_class),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "documents_ignored": self.documents_ignored,
+            "ignored_by_reason": dict(self.ignored_by_reason),
+            "ignored_by_extension": dict(self.ignored_by_extension),
             "elapsed_s": elapsed,
             "docs_per_s": round(worked / elapsed, 3) if elapsed > 0 else 0.0,
             "chunks_per_s": round(self.chunks_written / elapsed, 3) if elapsed > 0 else 0.0,

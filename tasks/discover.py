@@ -13,30 +13,65 @@ import glob
 import hashlib
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from docflow.models import DocRef, ErrorClass
-from tasks import remote
+from tasks import remote, sniff
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
 
+# Extension -> document type (tasks.parse picks the partitioner from it). README's formats
+# table says how each is parsed and which system package it needs.
 SUPPORTED_TYPES: dict[str, str] = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".doc": "doc",
     ".pptx": "pptx",
+    ".ppt": "ppt",
+    ".xlsx": "xlsx",
+    ".xls": "xls",
+    ".odt": "odt",
+    ".rtf": "rtf",
+    ".epub": "epub",
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".xml": "xml",
     ".md": "md",
     ".markdown": "md",
+    ".org": "org",
+    ".rst": "rst",
     ".txt": "txt",
     ".text": "txt",
-    ".rst": "txt",
     ".eml": "eml",
+    ".msg": "msg",
     ".csv": "csv",
+    ".tsv": "tsv",
     ".json": "json",
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".gif": "gif",
+    ".webp": "webp",
+    ".heic": "heic",
 }
+NO_EXTENSION = "(none)"
+
+
+class IgnoreReason(StrEnum):
+    """Why a listed file is not a document. Hidden and temporary names are not listed at all."""
+
+    UNKNOWN_EXTENSION = "unknown_extension"
+    NOT_INCLUDED = "not_included"  # --include did not match
+    EXCLUDED = "excluded"  # --exclude matched
+
+
 _TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".swp", ".swx", ".part", ".crdownload", ".lock")
 _GLOB_CHARS = set("*?[")
 _HASH_BLOCK = 1 << 20
@@ -57,7 +92,13 @@ class DiscoveryProblem:
 class Discovery:
     documents: tuple[DocRef, ...]
     problems: tuple[DiscoveryProblem, ...]
-    ignored: int
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    # Unknown extensions only: what the user would have to add (or convert) to index them.
+    ignored_by_extension: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> int:
+        return sum(self.ignored_by_reason.values())
 
 
 class SourceError(ValueError):
@@ -89,15 +130,19 @@ def discover(
     include, exclude = tuple(include), tuple(exclude)
     documents: dict[str, DocRef] = {}
     problems: list[DiscoveryProblem] = []
-    ignored = 0
+    by_reason: Counter[str] = Counter()
+    by_extension: Counter[str] = Counter()
     for root, candidates in _expand_sources(sources):
         is_remote = remote.is_url(root)
         real_root = root if is_remote else os.path.realpath(root)
         for path in candidates:
             doc_id = path[len(root):].lstrip("/") if is_remote else Path(os.path.relpath(path, root)).as_posix()
             suffix = os.path.splitext(path)[1].lower()
-            if suffix not in SUPPORTED_TYPES or not _selected(doc_id, include, exclude):
-                ignored += 1
+            reason = _ignore_reason(doc_id, suffix, include, exclude)
+            if reason is not None:
+                by_reason[reason.value] += 1
+                if reason is IgnoreReason.UNKNOWN_EXTENSION:
+                    by_extension[_storable(suffix) or NO_EXTENSION] += 1
                 continue
             if _storable(path) != path:
                 problems.append(
@@ -114,8 +159,7 @@ def discover(
             if isinstance(found, DiscoveryProblem):
                 problems.append(found)
                 continue
-            if found is None:
-                ignored += 1
+            if found is None:  # vanished while the directory was listed: not in the corpus
                 continue
             previous = documents.get(doc_id)
             if previous is not None and previous.path != found.path:
@@ -125,7 +169,19 @@ def discover(
                 )
             documents[doc_id] = found
     ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
-    return Discovery(ordered, tuple(problems), ignored)
+    return Discovery(ordered, tuple(problems), dict(by_reason), dict(by_extension.most_common()))
+
+
+def _ignore_reason(
+    doc_id: str, suffix: str, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> IgnoreReason | None:
+    if include and not any(fnmatch.fnmatch(doc_id, pattern) for pattern in include):
+        return IgnoreReason.NOT_INCLUDED
+    if any(fnmatch.fnmatch(doc_id, pattern) for pattern in exclude):
+        return IgnoreReason.EXCLUDED
+    if suffix not in SUPPORTED_TYPES:
+        return IgnoreReason.UNKNOWN_EXTENSION
+    return None
 
 
 def _storable(text: str) -> str:
@@ -133,12 +189,6 @@ def _storable(text: str) -> str:
     bytes over as lone surrogates, which no UTF-8 store accepts: LanceDB, the ledger and the
     checkpoint keys would fail on them and stop the whole batch."""
     return os.fsencode(text).decode("utf-8", "backslashreplace")
-
-
-def _selected(doc_id: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
-    if include and not any(fnmatch.fnmatch(doc_id, pattern) for pattern in include):
-        return False
-    return not any(fnmatch.fnmatch(doc_id, pattern) for pattern in exclude)
 
 
 def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
@@ -201,6 +251,9 @@ def _inspect_remote(
         data = call_with_policy(lambda: remote.fetch(url), stage="discover", policies=RetryPolicies()).value
     except PolicyExhausted as exhausted:
         return DiscoveryProblem(doc_id, url, exhausted.error.error_class, exhausted.error.message)
+    contradiction = sniff.contradiction(data[: sniff.HEAD_BYTES], SUPPORTED_TYPES[suffix], suffix)
+    if contradiction:
+        return DiscoveryProblem(doc_id, url, ErrorClass.PARSE, contradiction)
     content_sha = hashlib.sha256(data).hexdigest()
     return DocRef(
         doc_id=doc_id,
@@ -236,12 +289,15 @@ def _inspect(
         return problem(ErrorClass.PARSE, "not a regular file (a directory, FIFO or device?)")
     try:
         content_sha = file_sha256(real)
+        contradiction = sniff.contradiction(sniff.head(real), SUPPORTED_TYPES[suffix], suffix)
     except PermissionError as exc:
         return problem(ErrorClass.MISSING, f"permission denied: {exc.strerror}")
     except FileNotFoundError:
         return None
     except OSError as exc:
         return problem(ErrorClass.TRANSIENT, f"read failed during discovery: {exc}")
+    if contradiction:
+        return problem(ErrorClass.PARSE, contradiction)
     return DocRef(
         doc_id=doc_id,
         path=path,

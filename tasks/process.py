@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -34,6 +35,7 @@ from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
 from tasks.isolation import Limits
+from tasks.ocr import OcrSettings
 from tasks.parse import limited, parse_document
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
 
@@ -55,6 +57,7 @@ class BatchContext:
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
+    ocr: OcrSettings = OcrSettings()
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,9 @@ def process_batch(
 
 def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     t0 = time.monotonic()
-    parse = limited(parse_document, Limits(ctx.parse_timeout_s, ctx.parse_memory_mb))
+    parse = limited(
+        partial(parse_document, ocr_settings=ctx.ocr), Limits(ctx.parse_timeout_s, ctx.parse_memory_mb)
+    )
 
     def fetch_and_parse():
         if not remote.is_url(doc.path):

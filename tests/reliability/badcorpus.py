@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from docflow.models import ErrorClass
 from tests import docbuilders as b
+from tests.docbuilders import noise
 
 PARSED, FAILED, PROBLEM, IGNORED = "parsed", "failed", "problem", "ignored"
 # The content of the files outside the source root; it must never reach a chunk or the ledger.
@@ -78,10 +78,6 @@ def raw(data: bytes) -> Write:
 
 def topic(make: Callable[..., Path], name: str) -> Write:
     return lambda path: make(path, topic=name)
-
-
-def noise(size: int = 8192) -> bytes:
-    return random.Random(6).randbytes(size)
 
 
 def symlink(doc_id: str, target: Callable[[Path, Path], Path]) -> Build:
