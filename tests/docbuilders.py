@@ -210,6 +210,19 @@ def make_xlsx(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
     return path
 
 
+def make_xls(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    import xlwt
+
+    book = xlwt.Workbook()
+    for name, rows in sheets.items():
+        sheet = book.add_sheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
 def make_tsv(path: Path, rows: list[list[str]]) -> Path:
     path.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
     return path
@@ -230,11 +243,11 @@ def pandoc_convert(markdown: str, path: Path) -> Path:
 
 
 def libreoffice_convert(source: Path, suffix: str) -> Path:
-    """`source` (.docx, .pptx or .xlsx) saved by headless LibreOffice in the legacy binary
-    format `suffix` (.doc, .ppt or .xls), next to it."""
+    """`source` (.docx or .pptx) saved by headless LibreOffice in the legacy binary format
+    `suffix` (.doc or .ppt), next to it."""
     import subprocess
 
-    filters = {".doc": "doc:MS Word 97", ".ppt": "ppt:MS PowerPoint 97", ".xls": "xls:MS Excel 97"}
+    filters = {".doc": "doc:MS Word 97", ".ppt": "ppt:MS PowerPoint 97"}
     profile = source.parent / ".lo-profile"
     subprocess.run(
         ["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to",
