@@ -89,6 +89,7 @@ class StageTimings:
     chunk_s: float = 0.0
     embed_s: float = 0.0
     write_s: float = 0.0
+    ocr_s: float = 0.0  # the part of parse_s that tesseract took
 
 
 @dataclass(frozen=True)

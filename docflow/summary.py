@@ -48,7 +48,7 @@ class RunCounters:
         default_factory=lambda: Counter({c.value: 0 for c in ErrorClass})
     )
     stage_s: Counter = field(
-        default_factory=lambda: Counter({"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
+        default_factory=lambda: Counter({"parse": 0.0, "ocr": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
     )
     discover_s: float = 0.0
     sync_diff: dict = field(default_factory=dict)
@@ -86,6 +86,7 @@ class RunCounters:
             timings = outcome.timings
             self.stage_s.update(
                 parse=timings.parse_s,
+                ocr=timings.ocr_s,
                 chunk=timings.chunk_s,
                 embed=timings.embed_s,
                 write=timings.write_s,

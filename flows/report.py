@@ -96,6 +96,8 @@ def render_markdown(summary: dict, slowest: list[tuple[str, float]], command: st
         "|---|---|",
         *(f"| {stage} | {seconds} |" for stage, seconds in stages.items()),
         "",
+        "(`ocr` is the part of `parse` that tesseract took.)",
+        "",
         "## Slowest documents",
         "",
         "| document | seconds |",

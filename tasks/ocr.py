@@ -18,6 +18,7 @@ import mmap
 import shutil
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from typing import Any
 
 from tasks.errors import ParseError
 
-# An ad-hoc metadata field: unstructured's own `detection_origin` is debug-only and dropped.
+# Ad-hoc metadata fields: unstructured's own `detection_origin` is debug-only and dropped.
 OCR_FIELD, OCR_ENGINE = "ocr_engine", "tesseract"
+# Seconds the page took, on its first element: the run's timings show OCR as its own stage.
+OCR_SECONDS_FIELD = "ocr_page_s"
 # A page whose text layer holds fewer characters than this is a scan (perhaps with a stamped
 # page number or header): it is OCRed and its few text-layer characters are dropped, since
 # the OCR reads them too.
@@ -146,6 +149,7 @@ def ocr_page(image: Any, page_number: int, ocr: OcrSettings) -> list[Any]:
     """One page image through unstructured's image partitioner (strategy `ocr_only`)."""
     from unstructured.partition.image import partition_image
 
+    started = time.monotonic()
     buffer = io.BytesIO()
     image.convert("L").save(buffer, format="PNG")
     buffer.seek(0)
@@ -153,7 +157,14 @@ def ocr_page(image: Any, page_number: int, ocr: OcrSettings) -> list[Any]:
     for element in elements:
         element.metadata.page_number = page_number
         setattr(element.metadata, OCR_FIELD, OCR_ENGINE)
+    if elements:
+        setattr(elements[0].metadata, OCR_SECONDS_FIELD, time.monotonic() - started)
     return elements
+
+
+def seconds(elements: list[Any]) -> float:
+    """OCR time spent on `elements` (0 for a document read without OCR)."""
+    return sum(getattr(e.metadata, OCR_SECONDS_FIELD, None) or 0.0 for e in elements)
 
 
 def is_ocr(element: Any) -> bool:

@@ -30,7 +30,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, remote, resume, store
+from tasks import checkpoint, ledger, ocr, remote, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
@@ -67,6 +67,7 @@ class _Prepared:
     attempts: int
     parse_s: float
     chunk_s: float
+    ocr_s: float = 0.0
 
 
 def process_batch(
@@ -145,7 +146,8 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         return _failure(doc, exhausted.error, parsed.attempts, parse_s=t1 - t0)
-    return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1)
+    ocr_s = ocr.seconds(parsed.value)
+    return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1, ocr_s)
 
 
 def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
@@ -215,7 +217,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
             attempts=p.attempts,
             stage="done",
             size=p.doc.size,
-            timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share),
+            timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share, p.ocr_s),
         )
     return outcomes
 

@@ -246,14 +246,15 @@ def libreoffice_convert(source: Path, suffix: str) -> Path:
     """`source` (.docx or .pptx) saved by headless LibreOffice in the legacy binary format
     `suffix` (.doc or .ppt), next to it."""
     import subprocess
+    import tempfile
 
     filters = {".doc": "doc:MS Word 97", ".ppt": "ppt:MS PowerPoint 97"}
-    profile = source.parent / ".lo-profile"
-    subprocess.run(
-        ["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to",
-         filters[suffix], "--outdir", str(source.parent), str(source)],
-        check=True, capture_output=True, timeout=180,
-    )
+    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile:  # never in a corpus
+        subprocess.run(
+            ["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to",
+             filters[suffix], "--outdir", str(source.parent), str(source)],
+            check=True, capture_output=True, timeout=180,
+        )
     return source.with_suffix(suffix)
 
 

@@ -64,6 +64,7 @@ from tasks.chunk import ChunkSettings, chunk_elements  # noqa: E402
 from tasks.errors import classify  # noqa: E402
 from tasks.isolation import Limits  # noqa: E402
 from tasks.ocr import OcrSettings, is_ocr  # noqa: E402
+from tasks.ocr import seconds as ocr_seconds  # noqa: E402
 from tasks.parse import limited  # noqa: E402
 
 CHUNKING = ChunkSettings(1000, 800, 200, 0)
@@ -95,6 +96,7 @@ def test_a_scanned_pdf_is_read_by_ocr_page_by_page(tmp_path):
     assert recall(b.SCANNED_PARAGRAPH, [e for e in elements if e.metadata.page_number == 1]) >= 0.9
     assert recall(second, [e for e in elements if e.metadata.page_number == 2]) >= 0.9
     assert all(is_ocr(e) for e in elements)
+    assert ocr_seconds(elements) > 0 and ocr_seconds(parse_document(str(b.make_pdf(tmp_path / "t.pdf")), "pdf")) == 0
 
 
 def test_a_mixed_pdf_keeps_its_text_layer_and_ocrs_only_the_scanned_page(tmp_path):
