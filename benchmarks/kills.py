@@ -4,8 +4,11 @@ Each round changes some documents (new bytes, new files, deletions), starts `doc
 `docflow ingest` or `docflow export` in its own process group, kills the whole group (flow
 process and Dask workers) after a random delay, reruns the same command to completion, and
 checks with `docflow verify --source` that the table is exact (for an export: that the resumed
-snapshot imports to exactly the rows of its pinned version). It prints one line per kill and
-the tally: kills, lost, duplicated, stale, redone (documents finished before the kill and
+snapshot imports to exactly the rows of its pinned version). An `edit` round is an ingest during
+which two documents are rewritten (after discovery has hashed them) and, once the run is over,
+reverted, as `git checkout` would: the table must then hold the reverted text. It prints one
+line per kill and the tally: kills, lost, duplicated, stale, stale texts (an edited document
+whose chunks are not of its bytes on disk), redone (documents finished before the kill and
 processed again), bad snapshots.
 
     .venv/bin/python benchmarks/kills.py --kills 20 --seed 7
@@ -52,6 +55,19 @@ def mutate(source: Path, rng: random.Random, round_no: int) -> None:
         path.unlink()
 
 
+def marked(path: Path, marker: str) -> bytes:
+    return f"# {path.stem}\n\nThis version of the document carries the marker {marker}.\n".encode()
+
+
+def stale_texts(db: Path, edited: dict[Path, str]) -> int:
+    """Edited documents whose chunks do not carry the marker of the bytes now on disk."""
+    from tasks import store
+
+    rows = store.connect(str(db)).open_table("chunks").to_arrow().select(["doc_id", "text"]).to_pylist()
+    return sum(1 for path, marker in edited.items()
+               if marker not in " ".join(r["text"] for r in rows if r["doc_id"] == path.name))
+
+
 def export_round(db: Path, out: Path, rng: random.Random) -> tuple[int, bool]:
     """Kill an export mid-way, resume it, and compare the snapshot with its pinned version."""
     from tasks import store
@@ -91,11 +107,11 @@ def main() -> None:
     ensure_api(Path(os.environ["DOCFLOW_HOME"]))
     source, db = work / "src", work / "db"
     make_corpus(source, args.docs)
-    tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "redone": 0, "inconsistent_rounds": 0,
-             "bad_snapshots": 0}
+    tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "stale_texts": 0, "redone": 0,
+             "inconsistent_rounds": 0, "bad_snapshots": 0}
     for round_no in range(1, args.kills + 1):
         mutate(source, rng, round_no)
-        verb = rng.choice(["sync", "ingest", "export"]) if round_no > 1 else "sync"
+        verb = rng.choice(["sync", "ingest", "export", "edit"]) if round_no > 1 else "sync"
         if verb == "export":
             killed, ok = export_round(db, work / f"snap-{round_no}", rng)
             tally["kills"] += killed
@@ -103,18 +119,33 @@ def main() -> None:
             print(f"round {round_no:2d}: export {'killed' if killed else 'finished'}; resumed snapshot "
                   f"{'exact' if ok else 'WRONG'}", flush=True)
             continue
-        command = [*CLI, verb, str(source), "--db", str(db), "--batch-size", "2", "--json"]
+        command = [*CLI, "ingest" if verb == "edit" else verb, str(source), "--db", str(db),
+                   "--batch-size", "2", "--json"]
         if verb == "sync":
             command.append("--allow-mass-delete")
         delay = rng.uniform(1.0, args.max_delay)
+        edited = {}
+        if verb == "edit":
+            edited = {p: f"EDITA{round_no}x{p.stem}" for p in rng.sample(sorted(source.glob("doc*")), k=2)}
+            for path, marker in edited.items():
+                path.write_bytes(marked(path, marker))
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
-        time.sleep(delay)
+        if edited:
+            edit_at = rng.uniform(0.5, delay)
+            time.sleep(edit_at)
+            for path in edited:
+                path.write_bytes(marked(path, f"EDITB{round_no}x{path.stem}"))
+            time.sleep(delay - edit_at)
+        else:
+            time.sleep(delay)
         finished_first = process.poll() is not None
         if not finished_first:
             os.killpg(process.pid, signal.SIGKILL)
             tally["kills"] += 1
         process.wait()
+        for path, marker in edited.items():
+            path.write_bytes(marked(path, marker))
         before = {d: r for d, r in ledger_rows(db).items() if r["status"] == "done"}
         rerun = subprocess.run([*CLI, "sync", str(source), "--db", str(db), "--json", "--allow-mass-delete"],
                                capture_output=True, text=True)
@@ -133,9 +164,12 @@ def main() -> None:
         tally["stale"] += stale
         tally["redone"] += redone
         tally["inconsistent_rounds"] += 0 if report["consistent"] else 1
+        wrong_texts = stale_texts(db, edited)
+        tally["stale_texts"] += wrong_texts
         print(f"round {round_no:2d}: {verb:6s} {'killed' if not finished_first else 'finished'} at "
               f"{delay:5.1f}s; rerun processed {summary['documents_processed']}, deleted "
-              f"{summary['documents_deleted']}; verify {'ok' if report['consistent'] else counts}; redone {redone}",
+              f"{summary['documents_deleted']}; verify {'ok' if report['consistent'] else counts}; redone {redone}"
+              + (f"; edited texts {'WRONG: %d' % wrong_texts if wrong_texts else 'ok'}" if edited else ""),
               flush=True)
     print("tally:", json.dumps(tally))
 

@@ -144,6 +144,7 @@ def batch_context(
         chunking=pipeline.chunking,
         policies=policies,
         run_id=run_id,
+        pipeline_fingerprint=pipeline.config.fingerprint(),
         torch_threads=torch_threads_per_worker(settings),
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,

@@ -9,12 +9,13 @@ table and checkpoints. Never one that is skipped without its chunks."""
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from prefect import task
@@ -30,14 +31,18 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, ocr, remote, resume, store
+from tasks import checkpoint, ledger, ocr, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
+from tasks.discover import document_fingerprint
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
 from tasks.isolation import Limits
 from tasks.ocr import OcrSettings
 from tasks.parse import limited, parse_document
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
+from tasks.snapshot import snapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class BatchContext:
     chunking: ChunkSettings
     policies: RetryPolicies
     run_id: str
+    # Fingerprints are recomputed from the bytes the worker actually parses (tasks.snapshot).
+    pipeline_fingerprint: str
     torch_threads: int = 0
     # --retry-failed reprocesses documents whose (final) failure is checkpointed.
     ignore_checkpoints: bool = False
@@ -90,8 +97,10 @@ def process_batch(
 
     prepared: list[_Prepared] = []
     failed: dict[str, DocOutcome] = {}
+    versions: list[DocRef] = []
     for doc in todo:
-        outcome = _prepare(doc, ctx, sleep)
+        version, outcome = _prepare(doc, ctx, sleep)
+        versions.append(version)
         if isinstance(outcome, DocOutcome):
             failed[doc.doc_id] = outcome
         else:
@@ -103,7 +112,7 @@ def process_batch(
         prepared = []
 
     outcomes = _write(todo, prepared, failed, vectors, embed_s, ctx, sleep)
-    _record(todo, outcomes, ctx, results, sleep)
+    _record(versions, outcomes, ctx, results, sleep)
     return BatchResult(
         outcomes=tuple(outcomes[d.doc_id] for d in todo),
         skipped_doc_ids=tuple(sorted(already)),
@@ -113,28 +122,27 @@ def process_batch(
     )
 
 
-def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
+def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared | DocOutcome]:
+    """The version of `doc` that was parsed, which is not always the one discovery hashed (the
+    file may have changed in between), and what became of it. A failure is recorded for that
+    version too: a parse failure of new bytes must not be checkpointed as the old bytes'."""
     t0 = time.monotonic()
     parse = limited(
         partial(parse_document, ocr_settings=ctx.ocr), Limits(ctx.parse_timeout_s, ctx.parse_memory_mb)
     )
+    version = doc
 
-    def fetch_and_parse():
-        if not remote.is_url(doc.path):
-            return parse(doc.path, doc.doc_type)
-        with remote.local_copy(doc.path) as local:
-            return parse(local, doc.doc_type)
+    def read_and_parse():
+        nonlocal version
+        with snapshot(doc.path) as copy:
+            version = _as_parsed(doc, copy.content_sha256, copy.size, ctx)
+            return parse(copy.path, doc.doc_type)
 
     try:
-        parsed = call_with_policy(
-            fetch_and_parse,
-            stage="parse",
-            policies=ctx.policies,
-            sleep=sleep,
-        )
+        parsed = call_with_policy(read_and_parse, stage="parse", policies=ctx.policies, sleep=sleep)
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
-        return _failure(doc, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
+        return version, _failure(version, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
     t1 = time.monotonic()
     try:
         chunks = call_with_policy(
@@ -145,9 +153,17 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> _Prepared | DocOutcome:
         )
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
-        return _failure(doc, exhausted.error, parsed.attempts, parse_s=t1 - t0)
+        return version, _failure(version, exhausted.error, parsed.attempts, parse_s=t1 - t0)
     ocr_s = ocr.seconds(parsed.value)
-    return _Prepared(doc, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1, ocr_s)
+    return version, _Prepared(version, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1, ocr_s)
+
+
+def _as_parsed(doc: DocRef, content_sha256: str, size: int, ctx: BatchContext) -> DocRef:
+    if content_sha256 == doc.content_sha256:
+        return doc
+    log.warning("%s changed after discovery; recording the version that was parsed", doc.doc_id)
+    fingerprint = document_fingerprint(content_sha256, ctx.pipeline_fingerprint)
+    return replace(doc, content_sha256=content_sha256, size=size, fingerprint=fingerprint)
 
 
 def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
@@ -222,10 +238,12 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
     return outcomes
 
 
-def _record(todo, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
-    if not todo:
+def _record(versions, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
+    """`versions`: each document as it was parsed, so ledger rows and checkpoints name the
+    bytes its chunks came from."""
+    if not versions:
         return
-    entries = [ledger.LedgerEntry(doc, outcomes[doc.doc_id]) for doc in todo]
+    entries = [ledger.LedgerEntry(doc, outcomes[doc.doc_id]) for doc in versions]
 
     def write_ledger() -> None:
         db = store.connect(ctx.target.db, ctx.target.options)
@@ -233,7 +251,7 @@ def _record(todo, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
             ledger.upsert(db.open_table(ctx.target.ledger_table), entries, ctx.run_id)
 
     def write_checkpoints() -> None:
-        for doc in todo:
+        for doc in versions:
             if outcomes[doc.doc_id].final:
                 checkpoint.record(results, ctx.generation, doc, outcomes[doc.doc_id], ctx.run_id)
 

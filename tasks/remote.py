@@ -2,16 +2,13 @@
 
 Remote bytes are fetched in the worker process, before the (forked, capped) parse: fsspec's
 async HTTP machinery runs a background event loop that must not be forked. A fetched document
-is parsed from a temporary local copy with the right suffix, so the rest of the pipeline never
-knows it was remote. HTTP has no directory listing, so an http(s) source is one document."""
+is parsed from a private local copy (tasks.snapshot), so the rest of the pipeline never knows
+it was remote. HTTP has no directory listing, so an http(s) source is one document."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
+
 
 def is_url(path: str) -> bool:
     scheme = urlsplit(path).scheme
@@ -47,16 +44,3 @@ def list_documents(url: str) -> tuple[str, list[str]]:
 def fetch(url: str) -> bytes:
     fs, path = filesystem(url)
     return fs.cat_file(path)
-
-
-@contextmanager
-def local_copy(url: str) -> Iterator[str]:
-    suffix = os.path.splitext(urlsplit(url).path)[1]
-    data = fetch(url)
-    handle, path = tempfile.mkstemp(prefix="docflow-", suffix=suffix)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        yield path
-    finally:
-        os.remove(path)

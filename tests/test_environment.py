@@ -38,3 +38,17 @@ def test_offline_variables_are_set_by_importing_docflow(variable):
     import docflow  # noqa: F401
 
     assert os.environ[variable] == "1"
+
+
+def test_the_server_scheduler_creates_runs_with_the_installed_sqlalchemy(tmp_path):
+    # SQLAlchemy 2.1 made Prefect 3.8's scheduler fail on every loop ("Can't evaluate bulk DML
+    # statement"), so no schedule ever fired; one loop of the real service must create runs.
+    import subprocess
+    import sys
+
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.scheduler_probe", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert int(probe.stdout.strip().splitlines()[-1]) > 0

@@ -9,8 +9,10 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from blocks import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
@@ -20,7 +22,7 @@ from tasks import store
 from tasks.retry import RetryPolicies, RetryPolicy
 from tests import docbuilders as b
 from tests.conftest import run_cli
-from tests.deployments.support import Rest, running
+from tests.deployments.support import TERMINAL, Rest, running
 from tests.flows.test_ingest import assert_exact, ledger, table_rows
 
 pytestmark = pytest.mark.e2e
@@ -168,6 +170,55 @@ def test_sync_deployment_carries_its_schedule(deployment, rest):
     assert schedule["active"] is False
     assert found["global_concurrency_limit"]["limit"] == 1
     assert found["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+
+
+def test_a_schedule_fires_on_its_own_and_syncs_the_change(deployment, rest, worker_log, warm_cluster, tmp_path):
+    """The way a scheduled sync is used: parameters set on the sync deployment, a schedule
+    turned on, nobody triggering anything. The server's scheduler service must create the run
+    by itself and the worker must run it; the sync then carries a changed document into the
+    table. (SQLAlchemy 2.1 broke exactly this: runs started by hand worked, scheduled ones were
+    never created.) Runs on the warm cluster so the sync itself costs seconds."""
+    src, db = tmp_path / "src", tmp_path / "db"
+    docs = b.make_corpus(src, 3, kinds=("txt", "md"))
+    first = run_cli("ingest", str(src), "--db", str(db), env={"DOCFLOW_ADDRESS": warm_cluster})
+    assert first.returncode == 0, first.stdout + first.stderr
+    changed = docs[0]
+    changed.write_text(changed.read_text() + "\nThe scheduled sync brought marker SCHEDFIRED7731.\n")
+
+    sync = rest.deployment(get("sync").full_name)
+    parameters = {"paths": [str(src)], "db": str(db), "address": warm_cluster}
+    patched = httpx.patch(f"{rest.api_url}/deployments/{sync['id']}", json={"parameters": parameters}, timeout=30)
+    assert patched.status_code == 204, patched.text
+    anchor = datetime.now(UTC) + timedelta(seconds=3)
+    created = rest.post(f"/deployments/{sync['id']}/schedules", [
+        {"schedule": {"interval": 20, "anchor_date": anchor.isoformat()}, "active": True},
+    ])
+    assert created.status_code == 201, created.text
+    (schedule,) = created.json()
+    try:
+        run = _wait_for_scheduled_run(rest, sync["id"], worker_log)
+    finally:
+        httpx.delete(f"{rest.api_url}/deployments/{sync['id']}/schedules/{schedule['id']}", timeout=30)
+    assert run["auto_scheduled"] is True and run["state_type"] == "COMPLETED", run["state"]
+    texts = " ".join(r["text"] for r in table_rows(db) if r["doc_id"] == changed.name)
+    assert "SCHEDFIRED7731" in texts
+    assert_exact(db, {p.name for p in docs})
+
+
+def _wait_for_scheduled_run(rest: Rest, deployment_id: str, worker_log: Path, timeout_s: float = 240) -> dict:
+    """The first run the scheduler created for the deployment, once it is finished. The
+    scheduler service looks for due schedules every few seconds (recently changed
+    deployments) to a minute (all of them)."""
+    deadline = time.monotonic() + timeout_s
+    query = {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC"}
+    while time.monotonic() < deadline:
+        reply = rest.post("/flow_runs/filter", query)
+        reply.raise_for_status()
+        finished = [r for r in reply.json() if r["auto_scheduled"] and r["state_type"] in TERMINAL]
+        if finished:
+            return finished[0]
+        time.sleep(1)
+    raise AssertionError(f"no scheduled run finished in {timeout_s}s\n{worker_log.read_text()[-4000:]}")
 
 
 def _wait_for_done(db: Path, at_least: int, rest: Rest, flow_run_id: str) -> set[str]:

@@ -3,52 +3,19 @@ loopback (a real HTTP S3 API, not a mock object), driven through the CLI."""
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from tests import docbuilders as b
+from tests.s3server import moto_s3
 
 pytestmark = pytest.mark.e2e
-MOTO = str(Path(sys.executable).parent / "moto_server")
 
 
 @pytest.fixture
 def s3(prefect_api):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ACCESS_KEY_ID": "docflow", "AWS_SECRET_ACCESS_KEY": "docflow-secret",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,  # botocore / s3fs (checkpoints)
-        "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true",  # LanceDB's object store
-    }
-    try:
-        import boto3
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                             aws_access_key_id="docflow", aws_secret_access_key="docflow-secret",
-                             ).create_bucket(Bucket="docflow")
-                break
-            except Exception:  # noqa: BLE001 - the server is still starting
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+    with moto_s3() as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):

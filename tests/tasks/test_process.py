@@ -6,12 +6,13 @@ import errno
 import pytest
 
 from docflow.models import DocStatus, ErrorClass
-from tasks import checkpoint, ledger, store
+from tasks import checkpoint, ledger, resume, store, verify
 from tasks import process as process_module
 from tasks.discover import discover
 from tasks.errors import DocflowSystemError
 from tasks.process import process_batch
 from tests import docbuilders as b
+from tests.s3server import BUCKET, moto_s3
 
 
 def chunk_rows(ctx):
@@ -116,3 +117,62 @@ def test_a_changed_document_replaces_its_chunks_exactly(batch_setup, tmp_path):
     # The old version's checkpoint is gone: reverting the file's bytes redoes it.
     results = checkpoint.open_store(ctx.target.checkpoint_dir)
     assert checkpoint.finished(results, ctx.generation, [target_doc]) == set()
+
+
+def _texts(ctx, doc_id: str) -> str:
+    table = store.connect(ctx.target.db).open_table(ctx.target.table)
+    return " ".join(r["text"] for r in table.to_arrow().to_pylist() if r["doc_id"] == doc_id)
+
+
+def _change_during_run_then_revert(ctx, discover_doc, write) -> None:
+    """The issue's sequence, deterministic: bytes A are discovered, B is written before the
+    worker reads the document (exactly the window between the flow's discovery and a batch's
+    parse), then A is restored and the next run discovers A again."""
+    write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-A for the test.\n")
+    a = discover_doc()
+    write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-B for the test.\n")
+    (outcome,) = process_batch([a], ctx, sleep=lambda s: None).outcomes
+    assert outcome.status is DocStatus.DONE
+    assert outcome.fingerprint != a.fingerprint, "B's chunks recorded under A's fingerprint"
+    assert "UNIQUE-REV-B" in _texts(ctx, a.doc_id)
+
+    write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-A for the test.\n")
+    reverted = discover_doc()
+    assert reverted.fingerprint == a.fingerprint
+    report = verify.verify(ctx.target, ctx.generation, source_docs=[reverted])
+    assert report.problems["changed_in_source"] == [a.doc_id], report.as_dict()
+    results = checkpoint.open_store(ctx.target.checkpoint_dir)
+    assert resume.finished(ctx.target, ctx.generation, results, [reverted]) == set()
+
+    process_batch([reverted], ctx, sleep=lambda s: None)
+    texts = _texts(ctx, a.doc_id)
+    assert "UNIQUE-REV-A" in texts and "UNIQUE-REV-B" not in texts
+    assert verify.verify(ctx.target, ctx.generation, source_docs=[reverted]).consistent
+    assert resume.finished(ctx.target, ctx.generation, results, [reverted]) == {a.doc_id}
+
+
+def test_a_local_file_changed_after_discovery_is_recorded_as_parsed(batch_setup, tmp_path):
+    ctx, _ = batch_setup
+    source = tmp_path / "changing"
+    source.mkdir()
+    path = source / "doc025.md"
+    _change_during_run_then_revert(
+        ctx,
+        lambda: discover([str(source)], ctx.pipeline_fingerprint).documents[0],
+        path.write_bytes,
+    )
+
+
+def test_an_s3_object_changed_after_discovery_is_recorded_as_parsed(batch_setup, monkeypatch):
+    ctx, _ = batch_setup
+    with moto_s3() as env:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
+        _change_during_run_then_revert(
+            ctx,
+            lambda: discover([f"s3://{BUCKET}/changing"], ctx.pipeline_fingerprint).documents[0],
+            lambda data: client.put_object(Bucket=BUCKET, Key="changing/doc025.md", Body=data),
+        )
