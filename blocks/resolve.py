@@ -7,6 +7,8 @@ a block in the UI changes the next run."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -14,6 +16,8 @@ from pydantic import Field
 
 from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from docflow.settings import DocflowSettings
+from tasks import remote
+from tasks.confine import NotAllowed, check
 from tasks.retry import RetryPolicies
 
 # Prefect's rule for block document names, checked when the run is created.
@@ -35,6 +39,7 @@ class FlowInputs:
     embed_batch_size: int | None = None
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
+    storage_block: str | None = None  # the target block holding them, for the workers
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
@@ -51,8 +56,52 @@ class FlowInputs:
             "embed_batch_size": self.embed_batch_size,
             "address": self.address,
             "storage_options": self.storage_options,
+            "storage_block": self.storage_block if self.storage_options else None,
         }
-        return DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return absolute_locations(DocflowSettings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+def absolute_locations(settings: DocflowSettings) -> DocflowSettings:
+    """A relative database or checkpoint path means the flow's working directory; Dask workers
+    have their own, so the path is made absolute before it travels to them."""
+    local = {
+        name: os.path.abspath(os.path.expanduser(value.removeprefix("file://")))
+        for name in ("db", "checkpoint_dir")
+        if (value := getattr(settings, name)) and not remote.is_url(value)
+    }
+    return settings.model_copy(update=local)
+
+
+def run_locations(paths: Sequence[str], settings: DocflowSettings) -> list[tuple[str, str]]:
+    """Every place a run reads from or writes to, named for the refusal message."""
+    places = [("document source", p) for p in paths] + [("database", settings.db)]
+    if settings.checkpoint_dir:
+        places.append(("checkpoint directory", settings.checkpoint_dir))
+    if settings.model:
+        places.append(("embedding model", settings.model))
+    return places
+
+
+def confine(places: Sequence[tuple[str, str]], settings: DocflowSettings) -> None:
+    """The fence of tasks.confine, applied before a run touches anything. A run created
+    through the Prefect API (it has a deployment) comes from whoever can reach that API, so
+    without configured roots it is refused; a run from the CLI is the user's own and may use
+    anything the user can read unless roots are configured."""
+    if settings.allowed_roots:
+        check(places, settings.allowed_roots)
+    elif _deployment_id() is not None:
+        raise NotAllowed(
+            "runs started through the Prefect API need allowed roots: set DOCFLOW_ALLOWED_ROOTS "
+            "(directories and s3:// prefixes separated by ':') in the environment of the worker "
+            "or `serve` process",
+            stage="config",
+        )
+
+
+def _deployment_id():
+    from prefect.context import FlowRunContext
+
+    return getattr(getattr(FlowRunContext.get(), "flow_run", None), "deployment_id", None)
 
 
 def resolve(
@@ -92,6 +141,7 @@ def resolve(
         embed_batch_size=_field(emb, "batch_size"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
+        storage_block=target,
     )
 
 

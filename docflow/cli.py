@@ -303,6 +303,25 @@ def _import(args: argparse.Namespace, settings) -> int:
     return EXIT_OK
 
 
+def _store_failures(command):
+    """verify and status read the tables directly: a storage fault (an unreadable manifest, an
+    unreachable bucket) ends in one classified line with what to do, not a traceback."""
+
+    def run(args: argparse.Namespace, settings) -> int:
+        from tasks.verify import ensure_readable, explain
+
+        try:
+            ensure_readable(settings.db)
+            return command(args, settings)
+        except Exception as exc:  # noqa: BLE001 - explained below
+            error = explain(exc, settings.db, "flow")
+            print(f"docflow: {error.error_class.value} error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+
+    return run
+
+
+@_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
     from flows.ingest import build_pipeline, target_of
     from tasks import store
@@ -368,6 +387,7 @@ def _ignored_text(summary: dict) -> str:
     return f"; {summary['documents_ignored']} files ignored ({reasons})"
 
 
+@_store_failures
 def _status(args: argparse.Namespace, settings) -> int:
     from tasks import ledger, store
 
@@ -443,13 +463,14 @@ def _search(args: argparse.Namespace, settings) -> int:
 
 
 def _runs(args: argparse.Namespace, settings) -> int:
-    from docflow.server import configured_api_url, managed_server
+    from docflow.server import ServerInfo, configured_api_url, managed_server, use_server
 
-    url = configured_api_url() or getattr(managed_server(settings.home), "url", None)
-    if not url:
+    configured = configured_api_url()
+    info = ServerInfo(configured, None, False) if configured else managed_server(settings.home)
+    if info is None:
         print("docflow: no Prefect API configured or running (docflow server start)", file=sys.stderr)
         return EXIT_FAILED
-    os.environ["PREFECT_API_URL"] = url
+    use_server(settings.home, info)
     from flows.history import recent_ingest_runs
 
     runs = recent_ingest_runs(args.n)
@@ -476,6 +497,8 @@ def _server(args: argparse.Namespace, settings) -> int:
         info = server.ensure_api(settings.home)
         print(f"Prefect API at {info.url} ({'docflow-managed' if info.managed else 'configured'})")
         print(f"UI: {info.url.removesuffix('/api')}")
+        if info.managed and server.auth_file(settings.home).exists():
+            print(f"UI and API login: the user:password in {server.auth_file(settings.home)}")
     elif args.action == "stop":
         print("stopped" if server.stop_server(settings.home) else "no docflow-managed server")
     else:

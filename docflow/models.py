@@ -57,6 +57,9 @@ class Target:
     # Object-store options (keys, region, endpoint) as LanceDB names them; a tuple of pairs so
     # the target stays hashable. Not in repr: they hold secrets.
     storage_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Where a Dask worker finds the storage options, which are never submitted with a batch:
+    # "env" (its DOCFLOW_STORAGE_OPTIONS) or "block:NAME" (tasks.credentials); "" none.
+    credentials: str = ""
 
     @property
     def options(self) -> dict[str, str]:

@@ -5,6 +5,11 @@ process would start its own temporary server on the same SQLite file. So when no
 PREFECT_API_URL is configured, docflow starts one `prefect server start` on a free loopback
 port, remembers it under DOCFLOW_HOME and reuses it on later runs (no 8 s start-up per run).
 
+Anyone who can reach a Prefect API can start runs, read logs and block documents, so the
+managed server requires Prefect's basic-auth string: generated once, kept in
+$DOCFLOW_HOME/api-auth (mode 0600) and handed to every client docflow starts as
+PREFECT_API_AUTH_STRING. Loopback alone does not keep other users of the machine out.
+
 This module must not import prefect: the API URL has to be in the environment before prefect
 reads its settings, in this process and in every worker it spawns."""
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -59,6 +65,36 @@ def _state_file(home: Path) -> Path:
     return home / "server.json"
 
 
+def auth_file(home: Path) -> Path:
+    return home / "api-auth"
+
+
+def auth_string(home: Path) -> str:
+    """The managed server's `user:password`, created on first use, readable by its owner only."""
+    path = auth_file(home)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    value = f"docflow:{secrets.token_urlsafe(32)}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another docflow process won the race: use its string
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def use_server(home: Path, info: ServerInfo) -> None:
+    """Point this process, and every process it starts (Dask workers, flow runs), at `info`.
+    A managed server also needs its auth string; a configured API brings its own."""
+    os.environ["PREFECT_API_URL"] = info.url
+    if info.managed and auth_file(home).exists():
+        os.environ["PREFECT_API_AUTH_STRING"] = auth_string(home)
+
+
 def managed_server(home: Path) -> ServerInfo | None:
     try:
         state = json.loads(_state_file(home).read_text())
@@ -75,7 +111,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int | None = None) -> ServerInfo:
+def start_server(home: Path, port: int | None = None, auth: bool = True) -> ServerInfo:
+    """`auth` off only for test sessions whose helpers speak plain HTTP to the API."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -86,6 +123,11 @@ def start_server(home: Path, port: int | None = None) -> ServerInfo:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_API_URL=url,
     )
+    env.pop("PREFECT_SERVER_API_AUTH_STRING", None)
+    if auth:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string(home)
+    else:
+        auth_file(home).unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -111,14 +153,14 @@ def ensure_api(home: Path) -> ServerInfo:
     """Use the configured Prefect API, else the docflow-managed local server, else start it."""
     configured = configured_api_url()
     if configured:
-        os.environ["PREFECT_API_URL"] = configured
-        return ServerInfo(configured, None, False)
-    from filelock import FileLock
+        info = ServerInfo(configured, None, False)
+    else:
+        from filelock import FileLock
 
-    home.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
-        info = managed_server(home) or start_server(home)
-    os.environ["PREFECT_API_URL"] = info.url
+        home.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
+            info = managed_server(home) or start_server(home)
+    use_server(home, info)
     return info
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Bumped whenever the chunk or ledger table layout changes: it is part of every document's
 # fingerprint, so a new schema re-ingests everything instead of mixing layouts.
@@ -19,6 +20,18 @@ SCHEMA_VERSION = 1
 # all-MiniLM-L6-v2 truncates at 256 word pieces, about 1,000 characters of English: a larger chunk
 # would silently lose its tail from the vector.
 MODEL_SAFE_CHUNK_CHARACTERS = 1000
+
+
+def split_roots(text: str) -> tuple[str, ...]:
+    """Entries separated by os.pathsep (':' on POSIX); a URL keeps its '://', because a
+    separator followed by '//' belongs to the URL before it."""
+    entries: list[str] = []
+    for piece in text.split(os.pathsep):
+        if entries and piece.startswith("//") and "://" not in entries[-1]:
+            entries[-1] += os.pathsep + piece
+        elif piece.strip():
+            entries.append(piece.strip())
+    return tuple(entries)
 
 
 class DocflowSettings(BaseSettings):
@@ -45,6 +58,9 @@ class DocflowSettings(BaseSettings):
     batch_size: int = Field(16, ge=1, le=10_000)
     workers: int = Field(0, ge=0, le=1024, description="Local Dask workers; 0 = one per core.")
     address: str | None = Field(None, description="Existing Dask scheduler, e.g. tcp://host:8786.")
+    # An unauthenticated dashboard lists the cluster and its tasks: loopback unless asked
+    # (":8787" or "0.0.0.0:8787" to share it).
+    dashboard_address: str = Field("127.0.0.1:0", description="Local cluster's Dask dashboard.")
     # Back-pressure: batches in flight per worker, so the flow's memory does not grow with
     # the corpus.
     in_flight_per_worker: int = Field(2, ge=1, le=64)
@@ -56,6 +72,13 @@ class DocflowSettings(BaseSettings):
     # cap off, both 0 parses in-process.
     parse_timeout_s: float = Field(120, ge=0, le=86_400)
     parse_memory_mb: int = Field(2048, ge=0, le=1_048_576)
+    # The time cap grows by this much per MB of document (tasks/caps.py): a 20 MB PDF of
+    # 2,000 pages gets 120 + 200 s, a small file keeps about the base.
+    parse_timeout_s_per_mb: float = Field(10.0, ge=0, le=86_400)
+    # Past the parser: text and chunks one document may bring (0: no cap). 20 million
+    # characters is about 7,000 pages of prose; 20,000 chunks embed in ~15 min on one core.
+    max_text_chars: int = Field(20_000_000, ge=0)
+    max_chunks: int = Field(20_000, ge=0)
 
     # OCR of scanned PDF pages and images (tesseract): languages in tesseract's notation,
     # "eng+deu" for several, each needing Debian's tesseract-ocr-LANG; the DPI PDF pages are
@@ -78,16 +101,35 @@ class DocflowSettings(BaseSettings):
         "names (aws_access_key_id, aws_secret_access_key, aws_session_token, aws_region, "
         "aws_endpoint, allow_http); empty: the environment's (AWS_* variables).",
     )
+    storage_block: str | None = Field(
+        None,
+        description="The target block the storage options came from: Dask workers load it "
+        "themselves instead of receiving the secrets with every batch.",
+    )
     checkpoint_dir: str | None = Field(
         None,
         description="Where per-document Prefect result records live. Default: beside the "
         "table, in <db>/_docflow/checkpoints/<table>, so deleting the database also "
         "forgets its checkpoints.",
     )
+    # Whoever can create a flow run chooses its paths, database and model: these roots fence
+    # them (tasks/confine.py). Empty: the CLI may use anything the user can read, and a
+    # deployment run is refused until the worker's environment names its roots.
+    allowed_roots: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Roots documents may come from, databases may live under and models may be "
+        "loaded from: local directories, s3://bucket/prefix or https://host/prefix, separated "
+        "by os.pathsep (':').",
+    )
     home: Path = Field(
         Path(os.path.expanduser("~/.docflow")),
         description="State of the docflow-managed local Prefect server (pid, port, logs).",
     )
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value):
+        return split_roots(value) if isinstance(value, str) else value
 
     @field_validator("chunk_new_after_n_chars")
     @classmethod

@@ -1,6 +1,10 @@
 """Run counters: created with every field at zero before any work starts, so every exit path
 (success, per-document failures, a system error, Ctrl-C) can report from the same object and
-no counter is ever missing from a summary."""
+no counter is ever missing from a summary.
+
+They add up, whatever the exit (`discrepancies` checks it): every document of the run is
+processed, skipped, failed, deleted (syncs) or still pending (a cancelled or stopped run), and
+every discovered document was either a cache hit (not submitted: nothing to do) or a miss."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class RunCounters:
     documents_processed: int = 0
     documents_skipped: int = 0
     documents_failed: int = 0
+    documents_pending: int = 0
     chunks_written: int = 0
     documents_deleted: int = 0
     chunks_deleted: int = 0
@@ -42,6 +47,7 @@ class RunCounters:
     documents_ignored: int = 0
     ignored_by_reason: dict[str, int] = field(default_factory=dict)
     ignored_by_extension: dict[str, int] = field(default_factory=dict)
+    discovery_problems: int = 0
     bytes_total: int = 0
     bytes_done: int = 0
     failures_by_class: Counter = field(
@@ -56,6 +62,8 @@ class RunCounters:
     slowest: list[tuple[float, str]] = field(default_factory=list)
     worker_peak_rss: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # doc_id -> fingerprint of the documents submitted but not settled when a run was cancelled.
+    unsettled: dict[str, str] = field(default_factory=dict)
     outcome: str = "running"
     reason: str = ""
 
@@ -106,9 +114,11 @@ class RunCounters:
                     outcome.attempts,
                     outcome.stage,
                 )
-        # Documents a resubmitted batch found already checkpointed count as cache hits.
+        # Documents a batch found already checkpointed (a resubmitted batch, or a concurrent
+        # run that finished them first) were misses when submitted and turn out to be hits.
         self.documents_skipped += len(result.skipped_doc_ids)
         self.cache_hits += len(result.skipped_doc_ids)
+        self.cache_misses -= len(result.skipped_doc_ids)
 
     @property
     def elapsed_s(self) -> float:
@@ -139,6 +149,7 @@ class RunCounters:
             "documents_processed": self.documents_processed,
             "documents_skipped": self.documents_skipped,
             "documents_failed": self.documents_failed,
+            "documents_pending": self.documents_pending,
             "chunks_written": self.chunks_written,
             "documents_deleted": self.documents_deleted,
             "chunks_deleted": self.chunks_deleted,
@@ -148,6 +159,7 @@ class RunCounters:
             "documents_ignored": self.documents_ignored,
             "ignored_by_reason": dict(self.ignored_by_reason),
             "ignored_by_extension": dict(self.ignored_by_extension),
+            "discovery_problems": self.discovery_problems,
             "elapsed_s": elapsed,
             "docs_per_s": round(worked / elapsed, 3) if elapsed > 0 else 0.0,
             "chunks_per_s": round(self.chunks_written / elapsed, 3) if elapsed > 0 else 0.0,
@@ -161,3 +173,24 @@ class RunCounters:
             "outcome": self.outcome,
             "reason": self.reason,
         }
+
+
+def discrepancies(summary: dict) -> list[str]:
+    """The counting rules a summary breaks. A dry run counts nothing, and a run that failed
+    before it consulted the checkpoints (bad sources, an unreadable table) has nothing to add up."""
+    if summary["outcome"] == "dry-run" or summary["cache_hits"] + summary["cache_misses"] == 0 and (
+        summary["outcome"] == "failed"
+    ):
+        return []
+    broken = []
+    accounted = sum(summary[k] for k in (
+        "documents_processed", "documents_skipped", "documents_failed", "documents_deleted", "documents_pending",
+    ))
+    if summary["documents_total"] != accounted:
+        broken.append(f"documents_total {summary['documents_total']} != processed + skipped + failed + "
+                      f"deleted + pending = {accounted}")
+    considered = summary["documents_total"] - summary["documents_deleted"] - summary["discovery_problems"]
+    if summary["cache_hits"] + summary["cache_misses"] != considered:
+        broken.append(f"cache_hits {summary['cache_hits']} + cache_misses {summary['cache_misses']} != "
+                      f"documents considered {considered}")
+    return broken

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+from blocks.resolve import confine
 from docflow.settings import DocflowSettings
 from flows import orphans
 from flows.progress import LISTENERS, ArtifactFeed, ProgressEvent
@@ -44,6 +45,7 @@ def export(
     """
     logger = get_run_logger()
     settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table}.items() if v})
+    confine([("database", settings.db), ("export directory", out)], settings)
     orphans.track(settings.home, logger)
     started_at, started = datetime.now(UTC), time.monotonic()
     feed = ArtifactFeed(f"export of {settings.table}", logger)

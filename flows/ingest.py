@@ -27,8 +27,8 @@ from prefect.exceptions import TerminationSignal
 from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
-from blocks.resolve import BlockName, resolve
-from docflow.models import DocRef, ErrorClass, PipelineConfig, Target
+from blocks.resolve import BlockName, confine, resolve, run_locations
+from docflow.models import BatchResult, DocRef, ErrorClass, PipelineConfig, Target
 from docflow.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.summary import RunCounters
 from flows import orphans
@@ -36,7 +36,7 @@ from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
-from tasks import checkpoint, ledger, resume, store
+from tasks import checkpoint, credentials, ledger, resume, store
 from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
 from tasks.discover import Discovery, SourceError, discover
@@ -48,6 +48,7 @@ from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
 from tasks.prune import prune
 from tasks.retry import RetryPolicies
+from tasks.verify import ensure_readable, explain
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def batch_context(
 ) -> BatchContext:
     """Everything a worker needs to process a batch, from the run's settings."""
     return BatchContext(
-        target=target,
+        target=credentials.for_workers(target, settings),
         generation=generation,
         model_path=pipeline.model_path,
         device=settings.device,
@@ -150,6 +151,9 @@ def batch_context(
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,
         ocr=pipeline.ocr,
+        parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
+        max_text_chars=settings.max_text_chars,
+        max_chunks=settings.max_chunks,
     )
 
 
@@ -248,6 +252,8 @@ def run_ingest(
     run_id = _flow_run_id() or uuid.uuid4().hex
     target = None
     try:
+        confine(run_locations(paths, settings), settings)
+        ensure_readable(settings.db)
         pipeline = build_pipeline(settings)
         target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
         discover_started = time.monotonic()
@@ -258,6 +264,7 @@ def run_ingest(
         counters.documents_ignored = found.ignored
         counters.ignored_by_reason = found.ignored_by_reason
         counters.ignored_by_extension = found.ignored_by_extension
+        counters.discovery_problems = len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
         done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
@@ -269,7 +276,7 @@ def run_ingest(
         if counters.outcome != "dry-run":
             _record_problems(target, found.problems, counters, run_id)
             counters.documents_skipped = len(skipped)
-            counters.cache_hits = len(done & {d.doc_id for d in skipped})
+            counters.cache_hits = len(skipped)
             counters.cache_misses = len(todo)
             counters.bytes_total = sum(d.size for d in todo)
             logger.info(
@@ -285,12 +292,11 @@ def run_ingest(
         # Ctrl-C or SIGTERM: submission stopped, in-flight batches cancelled, finished work
         # kept; the run reports and ends Cancelled.
         counters.outcome, counters.reason = "cancelled", "interrupted by the user"
+        _settle_unsettled(target, run_id, counters)
     except SourceError as exc:
         counters.outcome, counters.reason = "failed", f"system error: bad sources: {exc}"
-    except DocflowError as error:
-        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
-        error = classify(exc, "flow")
+        error = explain(exc, settings.db, "flow")
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
     for listener in SUMMARY_LISTENERS:
@@ -336,6 +342,7 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
         return [], []
     if verdict.allowed:
         counters.documents_deleted, counters.chunks_deleted = prune(target, generation, changes.deleted)
+        counters.documents_total += counters.documents_deleted
     else:
         counters.outcome, counters.reason = "guarded", verdict.reason
     chosen = set(changes.added) | set(changes.updated)
@@ -424,8 +431,12 @@ def _run_batches(batches, ctx, max_in_flight: int, policies: RetryPolicies, prog
                 progress.update()
         except (Interrupted, KeyboardInterrupt, TerminationSignal):
             _cancel(in_flight)
+            progress.counters.unsettled = {
+                d.doc_id: d.fingerprint for batch, _ in (*in_flight.values(), *pending) for d in batch
+            }
             raise
     if stop is not None:
+        progress.counters.documents_pending += sum(len(batch) for batch, _ in pending)
         raise stop
 
 
@@ -464,6 +475,24 @@ def _record_problems(target: Target, problems, counters: RunCounters, run_id: st
         ledger.upsert(_open(target, target.ledger_table), entries, run_id)
     for problem in problems:
         counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, "discover")
+
+
+def _settle_unsettled(target: Target | None, run_id: str, counters) -> None:
+    """A cancelled batch may have committed before the cancel reached it: the ledger rows this
+    run wrote for the current fingerprints say which; the rest are pending."""
+    if not counters.unsettled:
+        return
+    try:
+        rows = ledger.read_all(_open(target, target.ledger_table)).to_pylist()
+    except Exception:  # noqa: BLE001 - no ledger to read: all of them are pending
+        rows = []
+    settled = [
+        ledger.outcome_of(r) for r in rows
+        if r["run_id"] == run_id and counters.unsettled.get(r["doc_id"]) == r["fingerprint"]
+    ]
+    counters.add_batch(BatchResult(outcomes=tuple(settled)))
+    counters.documents_pending += len(counters.unsettled) - len(settled)
+    counters.unsettled = {}
 
 
 def _compact(target: Target) -> None:

@@ -24,7 +24,8 @@ def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
             "n_workers": settings.resolved_workers(),
             "threads_per_worker": 1,
             "processes": True,
-            "dashboard_address": ":0",  # a free port: never collide with another run
+            # A free port (never collide with another run), on loopback unless asked.
+            "dashboard_address": settings.dashboard_address,
         }
     )
 

@@ -48,6 +48,11 @@ class DocflowSystemError(DocflowError):
     error_class = ErrorClass.SYSTEM
 
 
+class StoreFault(DocflowSystemError):
+    """A table's storage is damaged (an unreadable manifest): the message says which version
+    and how to get the previous one back."""
+
+
 BY_CLASS: dict[ErrorClass, type[DocflowError]] = {
     cls.error_class: cls
     for cls in (TransientError, MissingError, ResourceError, ParseError, DocflowSystemError)
@@ -69,8 +74,17 @@ _SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.E
 # LanceDB reports optimistic-concurrency losses as plain RuntimeError/OSError text.
 _CONFLICT_MARKERS = ("commit conflict", "retryable commit", "conflicting transaction")
 _TIMEOUT_MARKERS = ("timed out", "timeout", "connection reset", "temporarily unavailable")
+# An object store or server that cannot be reached (LanceDB's and s3fs's wording): the same
+# request may succeed later, and nothing is wrong with any document.
+_UNREACHABLE_MARKERS = ("failed to connect", "connect error", "connection refused", "connectionrefused",
+                        "dns error", "name or service not known", "could not connect")
+# LanceDB reports storage faults (an unreadable manifest, a missing data file) as "lance error".
+_STORE_MARKERS = ("lance error", "lanceerror")
 
 WRITE_STAGES = frozenset({"write", "ledger", "checkpoint"})
+# Failures of the run itself (opening the tables, the cluster, the settings): never one
+# document's problem.
+FLOW_STAGES = frozenset({"flow", "config"})
 
 
 def classify(exc: BaseException, stage: str) -> DocflowError:
@@ -110,6 +124,10 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
         return ErrorClass.TRANSIENT
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
         return ErrorClass.TRANSIENT
+    if any(marker in text for marker in _UNREACHABLE_MARKERS):
+        return ErrorClass.TRANSIENT
+    if any(marker in text for marker in _STORE_MARKERS) or stage in FLOW_STAGES:
+        return ErrorClass.SYSTEM
     if stage in WRITE_STAGES:
         if any(marker in text for marker in _TIMEOUT_MARKERS):
             return ErrorClass.TRANSIENT
@@ -121,6 +139,10 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
     if stage == "embed":
         return ErrorClass.SYSTEM
     return ErrorClass.PARSE
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    return any(marker in _text(exc).lower() for marker in _STORE_MARKERS)
 
 
 def _http_class(exc: BaseException) -> ErrorClass | None:

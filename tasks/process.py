@@ -31,7 +31,7 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import checkpoint, ledger, ocr, resume, store
+from tasks import caps, checkpoint, credentials, ledger, ocr, resume, store
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.discover import document_fingerprint
 from tasks.embed import embed_texts, set_threads
@@ -65,6 +65,10 @@ class BatchContext:
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
     ocr: OcrSettings = OcrSettings()
+    # tasks.caps: the time cap's growth per MB, text and chunks per document (0: off).
+    parse_timeout_s_per_mb: float = 0.0
+    max_text_chars: int = 0
+    max_chunks: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ def process_batch(
     """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
     be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
+    ctx = replace(ctx, target=credentials.on_worker(ctx.target, ctx.run_id))
     results = checkpoint.open_store(ctx.target.checkpoint_dir, ctx.target.options)
     if ctx.ignore_checkpoints:
         already = set()
@@ -127,8 +132,9 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     file may have changed in between), and what became of it. A failure is recorded for that
     version too: a parse failure of new bytes must not be checkpointed as the old bytes'."""
     t0 = time.monotonic()
+    timeout_s = caps.parse_timeout(ctx.parse_timeout_s, ctx.parse_timeout_s_per_mb, doc.size)
     parse = limited(
-        partial(parse_document, ocr_settings=ctx.ocr), Limits(ctx.parse_timeout_s, ctx.parse_memory_mb)
+        partial(parse_document, ocr_settings=ctx.ocr), Limits(timeout_s, ctx.parse_memory_mb)
     )
     version = doc
 
@@ -146,7 +152,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     t1 = time.monotonic()
     try:
         chunks = call_with_policy(
-            lambda: _chunks_or_fail(parsed.value, ctx.chunking),
+            lambda: _chunks_or_fail(parsed.value, ctx),
             stage="chunk",
             policies=ctx.policies,
             sleep=sleep,
@@ -166,10 +172,12 @@ def _as_parsed(doc: DocRef, content_sha256: str, size: int, ctx: BatchContext) -
     return replace(doc, content_sha256=content_sha256, size=size, fingerprint=fingerprint)
 
 
-def _chunks_or_fail(elements, settings: ChunkSettings) -> list[Chunk]:
-    chunks = chunk_elements(elements, settings)
+def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
+    caps.check_text(elements, ctx.max_text_chars)
+    chunks = chunk_elements(elements, ctx.chunking)
     if not chunks:
         raise ParseError("document produced no chunks", stage="chunk")
+    caps.check_chunks(len(chunks), ctx.max_chunks)
     return chunks
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from docflow.models import DocRef, DocStatus, Target
-from tasks import checkpoint, store
+from docflow.models import DocRef, DocStatus, ErrorClass, Target
+from tasks import checkpoint, remote, store
+from tasks.errors import DocflowError, StoreFault, classify, is_store_fault
 
 EXAMPLES = 20
 CHUNK_COLUMNS = ["doc_id", "chunk_index", "fingerprint"]
@@ -94,6 +96,71 @@ def verify(
         for doc_id in ledger_rows.keys() - present.keys():
             report.add("deleted_from_source", doc_id)
     return report
+
+
+def explain(exc: BaseException, db_uri: str, stage: str) -> DocflowError:
+    """`exc` classified; a storage fault also says which table version is unreadable and how
+    to get the previous one back (LanceDB never rewrites an older version's manifest)."""
+    error = classify(exc, stage)
+    if isinstance(error, StoreFault) or error.error_class is not ErrorClass.SYSTEM or not is_store_fault(exc):
+        return error
+    hints = unreadable_versions(db_uri) or [
+        "LanceDB keeps the earlier versions of every table; docflow verify names an unreadable one"
+    ]
+    explained = StoreFault(f"store error in {db_uri}: {error.message}; " + "; ".join(hints), stage=stage)
+    explained.__cause__ = exc
+    return explained
+
+
+def ensure_readable(db_uri: str) -> None:
+    """Refuse to read or write a database whose current table versions are damaged."""
+    problems = unreadable_versions(db_uri)
+    if problems:
+        raise StoreFault(f"store error in {db_uri}: " + "; ".join(problems), stage="flow")
+
+
+def unreadable_versions(db_uri: str) -> list[str]:
+    """For each local table whose newest version will not open, or opens as another (a
+    zeroed manifest reads as an empty version 0): what is wrong and the command that makes
+    the previous version current again."""
+    if remote.is_url(db_uri) or not Path(db_uri.removeprefix("file://")).is_dir():
+        return []
+    root = Path(db_uri.removeprefix("file://"))
+    db = store.connect(str(root), {})
+    found = []
+    for table_dir in sorted(root.glob("*.lance")):
+        manifests = sorted(table_dir.glob("_versions/*.manifest"), key=_manifest_version)
+        if not manifests:
+            continue
+        newest, version = manifests[-1], _manifest_version(manifests[-1])
+        try:
+            opened = db.open_table(table_dir.stem).version
+        except Exception as exc:  # noqa: BLE001 - the very failure being described
+            if not is_store_fault(exc):
+                continue
+            detail = _text_head(exc)
+        else:
+            if opened >= version:
+                continue
+            detail = f"it reads as version {opened}"
+        way_back = (
+            f"`mv '{newest}' '{newest}.corrupt'` makes version {_manifest_version(manifests[-2])} current again"
+            if len(manifests) > 1
+            else "no earlier version is kept: restore the table from a snapshot (docflow import)"
+        )
+        found.append(f"table {table_dir.stem}: version {version} cannot be read ({detail}; {newest}); {way_back}")
+    return found
+
+
+def _text_head(exc: BaseException) -> str:
+    return str(exc).splitlines()[0].split(", /")[0][:200]
+
+
+def _manifest_version(path: Path) -> int:
+    """Lance names manifests by version, or (newer layout) by u64::MAX - version so the newest
+    sorts first."""
+    number = int(path.stem)
+    return number if number < 2**63 else 2**64 - 1 - number
 
 
 REPAIRABLE = frozenset(

@@ -35,10 +35,12 @@ ARTIFACTS = Path(os.environ.get("DOCFLOW_TEST_ARTIFACTS", Path(__file__).parent.
 
 @pytest.fixture(scope="session")
 def prefect_api():
-    """A real `prefect server start` on a free loopback port, for the whole session."""
+    """A real `prefect server start` on a free loopback port, for the whole session. Without
+    the auth string: the tests' REST helpers and the UI tests speak plain HTTP to it
+    (tests/test_server.py covers the authenticated managed server)."""
     from docflow import server
 
-    info = server.start_server(SESSION_DIR / "server")
+    info = server.start_server(SESSION_DIR / "server", auth=False)
     os.environ["PREFECT_API_URL"] = info.url
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def own_server(tmp_path):
-    info = server.start_server(tmp_path / "server")
+    info = server.start_server(tmp_path / "server", auth=False)  # Rest speaks plain HTTP
     try:
         yield info.url
     finally:
@@ -32,7 +32,8 @@ def own_server(tmp_path):
 
 def test_served_deployment_runs_a_triggered_flow_run(own_server, tmp_path):
     rest, ingest = Rest(own_server), get("ingest")
-    env = {**os.environ, "PREFECT_API_URL": own_server, "DOCFLOW_WORKERS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    env = {**os.environ, "PREFECT_API_URL": own_server, "DOCFLOW_WORKERS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+           "DOCFLOW_ALLOWED_ROOTS": str(tmp_path)}
     log = tmp_path / "serve.log"
     with running([sys.executable, "-m", "deployments.serve"], env, log):
         served = {spec.name: _wait_for_deployment(rest, spec.full_name, log) for spec in DEPLOYMENTS}

@@ -41,15 +41,16 @@ def worker_log(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployment(prefect_api, rest, worker_log):
+def deployment(prefect_api, rest, worker_log, tmp_path_factory):
     """Every deployment created from prefect.yaml; the ingest one is returned, with a process
-    worker polling its pool."""
+    worker polling its pool. The worker allows the tests' temporary directories only."""
     deployed = run_cli("deploy", timeout=300)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     env = {
         **os.environ,
         "DOCFLOW_WORKERS": "1",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "DOCFLOW_ALLOWED_ROOTS": str(tmp_path_factory.getbasetemp()),
     }
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process"]
     with running(command, env, worker_log):
@@ -158,6 +159,26 @@ def test_a_run_failed_half_way_resumes_when_retried_like_the_ui(deployment, rest
         "documents finished in the first attempt were redone"
     )
     assert_exact(db, {p.name for p in docs})
+
+
+def test_a_run_naming_places_outside_the_allowed_roots_is_refused(deployment, rest, worker_log, tmp_path):
+    """What a hostile API caller tried: index /etc, climb out with `..`, put the table in /etc,
+    load /etc as a model. Each run ends Failed with the reason before anything is written."""
+    src = tmp_path / "src"
+    b.make_corpus(src, 1)
+    db = tmp_path / "db"
+    for parameters, named in [
+        ({"paths": ["/etc/X11"]}, "document source '/etc/X11'"),
+        ({"paths": [f"{src}/../../../../../../etc"]}, "resolved: /etc"),
+        ({"paths": [str(src)], "db": "/etc/docflow-db"}, "database '/etc/docflow-db'"),
+        ({"paths": [str(src)], "model": "/etc"}, "embedding model '/etc'"),
+    ]:
+        run = rest.create_flow_run(deployment["id"], {"db": str(db), **parameters})
+        finished = rest.wait(run["id"], log=worker_log)
+        message = finished["state"]["message"]
+        assert finished["state_type"] == "FAILED", finished["state"]
+        assert named in message and "outside the allowed roots" in message, message
+    assert not db.exists() and not os.path.exists("/etc/docflow-db"), "a refused run created tables"
 
 
 def test_sync_deployment_carries_its_schedule(deployment, rest):

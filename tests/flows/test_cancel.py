@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from docflow.summary import discrepancies
 from tests import docbuilders as b
 from tests.flows.test_ingest import assert_exact, ledger
 
@@ -37,6 +38,9 @@ def test_interrupt_cancels_the_flow_run_and_keeps_finished_work(cli, tmp_path, s
     assert run.returncode == 130, err[-3000:]
     summary = json.loads(out)
     assert summary["outcome"] == "cancelled" and 0 < summary["documents_processed"] < 40
+    # Batches that committed while the cancel went out are counted, the rest are pending.
+    assert not discrepancies(summary), discrepancies(summary)
+    assert summary["documents_pending"] > 0
 
     state = json.loads(cli("runs", "--json", "-n", "1").stdout)["runs"][0]["state"]
     assert state == "CANCELLED"

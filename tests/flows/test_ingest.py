@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from docflow.summary import discrepancies
 from tasks import store
 from tests import docbuilders as b
 
@@ -24,7 +25,9 @@ GOOD = {"a.txt": b.make_txt, "b.md": b.make_md, "c.html": b.make_html, "d.pdf": 
 def ingest(cli, *args):
     result = cli("ingest", *args, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    summary = json.loads(result.stdout)
+    assert not discrepancies(summary), discrepancies(summary)
+    return summary
 
 
 def table_rows(db: Path, table: str = "chunks") -> list[dict]:

@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from docflow.summary import discrepancies
 from tests import docbuilders as b
 from tests.flows.test_ingest import assert_exact, ledger, table_rows
 
@@ -20,7 +21,9 @@ def cli(warm_cli):
 def sync(cli, *args, expect=0):
     result = cli("sync", *args, "--json")
     assert result.returncode == expect, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    summary = json.loads(result.stdout)
+    assert not discrepancies(summary), discrepancies(summary)
+    return summary
 
 
 def test_sync_adds_updates_deletes_exactly_and_is_idempotent(cli, tmp_path):

@@ -63,7 +63,8 @@ def test_a_run_that_loses_its_prefect_api_keeps_working_and_is_marked_crashed_la
         again = json.loads(rerun.stdout)
         assert (again["documents_processed"], again["cache_hits"]) == (0, len(docs))
         api = json.loads((home / "server.json").read_text())["url"]  # a new server, same database
-        state = httpx.get(f"{api}/flow_runs/{orphan}").json()["state"]
+        auth = tuple(server.auth_string(home).split(":", 1))  # the managed server's own
+        state = httpx.get(f"{api}/flow_runs/{orphan}", auth=auth).json()["state"]
         assert state["type"] == "CRASHED" and "ended without reporting" in state["message"]
     finally:
         server.stop_server(home)

@@ -22,6 +22,13 @@ from tasks.errors import DocflowSystemError, ParseError, TransientError, classif
         (PermissionError(errno.EACCES, "denied"), "write", ErrorClass.SYSTEM),
         (ValueError("schema mismatch"), "write", ErrorClass.SYSTEM),
         (RuntimeError("model exploded"), "embed", ErrorClass.SYSTEM),
+        # Infrastructure, not documents: a corrupt manifest, an object store that does not answer.
+        (RuntimeError("lance error: LanceError(IO): file size is too small"), "flow", ErrorClass.SYSTEM),
+        (RuntimeError("lance error: LanceError(IO): file size is too small"), "parse", ErrorClass.SYSTEM),
+        (ValueError("Invalid input, Failed to connect to namespace: tcp connect error, Connection refused"),
+         "flow", ErrorClass.TRANSIENT),
+        (ValueError("Generic S3 error: dns error: failed to lookup address"), "write", ErrorClass.TRANSIENT),
+        (KeyError("schema"), "flow", ErrorClass.SYSTEM),
     ],
 )
 def test_classify_maps_exceptions_by_type_and_stage(exc, stage, expected):

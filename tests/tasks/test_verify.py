@@ -67,3 +67,49 @@ def test_every_kind_of_damage_is_found_and_repair_requeues_it(tmp_path):
     results = checkpoint.open_store(target.checkpoint_dir)
     assert checkpoint.finished(results, generation, [ref(d) for d in requeued]) == set()
     assert checkpoint.finished(results, generation, [ref("ok")]) == {"ok"}
+
+
+def _newest_manifest(table_dir):
+    from tasks.verify import _manifest_version
+
+    return max(table_dir.glob("_versions/*.manifest"), key=_manifest_version)
+
+
+def test_a_corrupt_newest_manifest_is_explained_with_the_way_back(tmp_path):
+    from tasks.verify import explain
+
+    target = build(tmp_path, {"a.txt": 2, "b.txt": 1})[0]
+    table = store.open_table(store.connect(target.db), "chunks")
+    good_version = table.version
+    store.delete_documents(table, ["b.txt"])  # a newer version, which then gets corrupted
+    newest = _newest_manifest(tmp_path / "db" / "chunks.lance")
+    newest.write_bytes(b"not a manifest")
+
+    try:
+        store.open_table(store.connect(target.db), "chunks")
+        raise AssertionError("a corrupt manifest opened")
+    except Exception as exc:  # noqa: BLE001 - what LanceDB raises is the input here
+        error = explain(exc, target.db, "flow")
+    assert error.error_class.value == "system" and "lance error" in error.message
+    assert f"version {good_version + 1} cannot be read" in error.message, error.message
+    assert f"mv '{newest}' '{newest}.corrupt'" in error.message and f"version {good_version} current" in error.message
+
+    newest.rename(f"{newest}.corrupt")  # what the message says to do
+    restored = store.open_table(store.connect(target.db), "chunks")
+    assert restored.version == good_version and restored.count_rows() == 3
+
+
+def test_a_zeroed_newest_manifest_that_reads_as_an_empty_table_is_refused(tmp_path):
+    """LanceDB opens a manifest of zero bytes as version 0 with no rows, silently."""
+    import pytest
+
+    from tasks.errors import StoreFault
+    from tasks.verify import ensure_readable
+
+    target = build(tmp_path, {"a.txt": 2})[0]
+    ensure_readable(target.db)
+    newest = _newest_manifest(tmp_path / "db" / "chunks.lance")
+    newest.write_bytes(b"\0" * 16)
+    assert store.open_table(store.connect(target.db), "chunks").count_rows() == 0  # the silent part
+    with pytest.raises(StoreFault, match=r"table chunks: version \d+ cannot be read \(it reads as version 0"):
+        ensure_readable(target.db)
