@@ -1,17 +1,22 @@
 """Ingest benchmark: the flow against the same stage functions in a bare loop, in one run.
 
-Prints, for one corpus: flow throughput (docs/s, chunks/s), the bare in-process loop's
-throughput over the same documents, their ratio (goal >= 0.9), the rerun wall time of the
-finished corpus (goal: a few ms per document) and the peak RSS of the flow's process tree.
+Prints, for one corpus: the bare in-process loop's throughput (torch, as a plain script would
+embed), then for each embed backend the flow's throughput (docs/s, chunks/s, tokens embedded
+per second: the fair unit when chunkings differ), its ratio to the bare loop (goal >= 1.3 with
+the defaults), each stage's share of the workers' time (busy fraction = stage seconds summed
+over documents / (workers x flow elapsed)) and the peak RSS of the flow's process tree; then
+the rerun wall time of the finished corpus (goal: a few ms per document). ONNX models are built
+before the timed runs (their one-off build time is printed apart).
 
 Both sides are cold processes timed from the outside (interpreter start, imports, model load,
 work, exit): `docflow ingest` against `benchmarks/ingest.py --bare SRC DB`, a plain loop over
 the same stage functions with no Prefect and no Dask. The flow's own `elapsed_s` (from flow
 start, excluding interpreter start and cluster shutdown) is printed beside it.
 
-    .venv/bin/python benchmarks/ingest.py                 # 1000 generated txt/md/html documents
-    .venv/bin/python benchmarks/ingest.py --docs 200
+    .venv/bin/python benchmarks/ingest.py                 # the real collection, if unpacked
+    .venv/bin/python benchmarks/ingest.py --docs 200      # 200 generated txt/md/html documents
     .venv/bin/python benchmarks/ingest.py --corpus /tmp/corpus/python-docs/usr/share/doc/python3.11/html/library
+    .venv/bin/python benchmarks/ingest.py --docs 100 --backends torch onnx-int8
 
 The real collection is described in ../shared/corpora.md (Python's HTML documentation)."""
 
@@ -34,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 import docflow  # noqa: E402,F401
 
 from tests.docbuilders import make_corpus  # noqa: E402
+
+REAL_CORPUS = Path("/tmp/corpus/python-docs/usr/share/doc/python3.11/html/library")
 
 
 class PeakRss:
@@ -89,6 +96,7 @@ def run_flow(source: Path, db: Path, extra: list[str]) -> tuple[dict, float, int
 def bare_loop(source: Path, db: Path) -> dict:
     """The same stage functions (process_batch: parse, chunk, embed, write, ledger,
     checkpoint; then compaction) in this one process: no Prefect, no Dask."""
+    from docflow.models import EmbedBackend
     from docflow.settings import DocflowSettings
     from flows.ingest import batch_context, build_pipeline, make_batches, open_target
     from tasks import store
@@ -96,7 +104,7 @@ def bare_loop(source: Path, db: Path) -> dict:
     from tasks.process import process_batch
     from tasks.retry import RetryPolicies
 
-    settings = DocflowSettings(db=str(db))
+    settings = DocflowSettings(db=str(db), embed_backend=EmbedBackend.TORCH)
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bare")
@@ -121,12 +129,63 @@ def run_bare(source: Path, db: Path) -> tuple[dict, float]:
     return json.loads(out.strip().splitlines()[-1]), time.monotonic() - started
 
 
+def embedded_tokens(db: Path, table: str = "chunks") -> int:
+    """Word pieces the model read for every chunk of the table (truncated as the model truncates)."""
+    from tasks import store
+    from tasks.embed import default_model_path
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(default_model_path()) / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    texts = [r["text"] for r in store.read_columns(store.connect(str(db)).open_table(table), ["text"])]
+    return sum(len(e.ids) for e in tokenizer.encode_batch(texts))
+
+
+def prebuild(backends: list[str]) -> dict[str, float]:
+    """Build (or find) the ONNX files now, so the timed runs measure steady state."""
+    from docflow.models import EmbedBackend
+    from tasks.embed import default_cache_dir, default_model_path
+    from tasks.embed_onnx import ensure_built
+
+    seconds = {}
+    for name in backends:
+        if EmbedBackend(name) is not EmbedBackend.TORCH:
+            started = time.monotonic()
+            built = ensure_built(default_model_path(), default_cache_dir(), EmbedBackend(name))
+            seconds[name] = round(time.monotonic() - started, 1) if built.built else 0.0
+    return seconds
+
+
+def flow_row(summary: dict, wall: float, peak: int, tokens: int, workers: int, bare_docs_s: float) -> dict:
+    processed = summary["documents_processed"] + summary["documents_failed"]
+    busy_s = workers * max(summary["elapsed_s"], 1e-9)
+    stages = {k: v for k, v in summary["stage_s"].items() if k != "discover"}
+    return {
+        "wall_s": round(wall, 1),
+        "docs_per_s": round(processed / wall, 2),
+        "chunks_per_s": round(summary["chunks_written"] / wall, 2),
+        "tokens_per_s": round(tokens / wall),
+        # per second of embed stage, summed over workers: the backend's own speed, little
+        # disturbed by what else the run (or the machine) is doing
+        "embed_tokens_per_embed_s": round(tokens / max(summary["stage_s"]["embed"], 1e-9)),
+        "ratio_vs_bare": round(processed / wall / bare_docs_s, 3),
+        "elapsed_s_inside_flow": summary["elapsed_s"],
+        "busy": {k: round(v / busy_s, 3) for k, v in stages.items()} | {"total": round(sum(stages.values()) / busy_s, 3)},
+        "peak_rss_mb": round(peak / 2**20),
+        "chunks": summary["chunks_written"],
+        "failed": summary["documents_failed"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=1000, help="generated documents")
-    parser.add_argument("--corpus", type=Path, help="ingest this directory instead")
+    parser.add_argument("--docs", type=int, help="generated documents instead of the real collection")
+    parser.add_argument("--corpus", type=Path, help=f"ingest this directory (default {REAL_CORPUS} "
+                        "if it exists, else 1000 generated documents)")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=0)
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"],
+                        choices=["torch", "onnx", "onnx-int8"], help="embed backends of the flow runs")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--bare", nargs=2, metavar=("SRC", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,45 +198,54 @@ def main() -> None:
     from docflow.server import ensure_api
 
     ensure_api(Path(os.environ["DOCFLOW_HOME"]))
-    source = args.corpus or work / "corpus"
-    if not args.corpus:
-        make_corpus(source, args.docs)
+    source = args.corpus or (REAL_CORPUS if REAL_CORPUS.is_dir() and not args.docs else work / "corpus")
+    if source == work / "corpus":
+        make_corpus(source, args.docs or 1000)
     extra = []
     if args.workers:
         extra += ["--workers", str(args.workers)]
     if args.batch_size:
         extra += ["--batch-size", str(args.batch_size)]
+    workers = args.workers or os.cpu_count() or 1
+    build_s = prebuild(args.backends)
 
     bare, bare_wall = run_bare(source, work / "bare-db")
-    summary, flow_wall, peak = run_flow(source, work / "flow-db", extra)
-    rerun, rerun_wall, _ = run_flow(source, work / "flow-db", extra)
-
-    processed = summary["documents_processed"] + summary["documents_failed"]
-    flow_docs_s = processed / flow_wall
     bare_docs_s = bare["documents"] / bare_wall
+    rows = {}
+    for backend in args.backends:
+        db = work / f"flow-db-{backend}"
+        summary, flow_wall, peak = run_flow(source, db, [*extra, "--embed-backend", backend])
+        rows[backend] = flow_row(summary, flow_wall, peak, embedded_tokens(db), workers, bare_docs_s)
+    first_db = work / f"flow-db-{args.backends[0]}"
+    rerun, rerun_wall, _ = run_flow(source, first_db, [*extra, "--embed-backend", args.backends[0]])
+
     report = {
         "cpu_count": os.cpu_count(),
         "corpus": str(source),
-        "documents": summary["documents_total"],
-        "flow_wall_s": round(flow_wall, 1),
-        "flow_docs_per_s": round(flow_docs_s, 2),
-        "flow_chunks_per_s": round(summary["chunks_written"] / flow_wall, 2),
-        "flow_elapsed_s_inside_flow": summary["elapsed_s"],
+        "documents": bare["documents"],
+        "onnx_build_s (once per model)": build_s,
         "bare_wall_s": round(bare_wall, 1),
         "bare_docs_per_s": round(bare_docs_s, 2),
         "bare_chunks_per_s": round(bare["chunks"] / bare_wall, 2),
-        "flow_to_bare_ratio": round(flow_docs_s / bare_docs_s, 3),
+        "bare_tokens_per_s": round(embedded_tokens(work / "bare-db") / bare_wall),
         "rerun_elapsed_s": rerun["elapsed_s"],
         "rerun_ms_per_doc": round(1000 * rerun["elapsed_s"] / max(1, rerun["documents_total"]), 2),
         "rerun_wall_s_incl_startup": round(rerun_wall, 1),
         "rerun_processed": rerun["documents_processed"],
-        "peak_rss_mb_flow_tree": round(peak / 2**20),
-        "chunks": summary["chunks_written"],
-        "failed": summary["documents_failed"],
     }
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:<{width}}  {value}")
+    columns = list(next(iter(rows.values())))
+    print("\nflow per embed backend (ratio_vs_bare: flow docs/s over the bare loop's, same run)")
+    width = max(map(len, columns))
+    print(f"{'':<{width}}  " + "  ".join(f"{b:>12}" for b in rows))
+    for column in columns:
+        if column == "busy":
+            for stage in rows[args.backends[0]]["busy"]:
+                print(f"{'busy ' + stage:<{width}}  " + "  ".join(f"{r['busy'][stage]:>12}" for r in rows.values()))
+        else:
+            print(f"{column:<{width}}  " + "  ".join(f"{r[column]:>12}" for r in rows.values()))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

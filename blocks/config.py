@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from prefect.blocks.core import Block
 from prefect.types import SecretDict
 
+from docflow.models import EmbedBackend
 from docflow.settings import DocflowSettings
 from tasks.retry import RetryPolicies
 
@@ -73,6 +74,12 @@ class Embedder(Block):
         None,
         pattern=r"^(cpu|cuda(:\d+)?|mps)$",
         description="torch device: cpu, cuda, cuda:N or mps; empty: cpu.",
+    )
+    backend: EmbedBackend | None = Field(
+        None,
+        description="How the model runs: torch, onnx or onnx-int8 (an ONNX export built on first "
+        "use, cpu only); empty: DOCFLOW_EMBED_BACKEND or docflow's default. A table keeps the "
+        "backend it was built with.",
     )
 
 

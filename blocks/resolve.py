@@ -37,13 +37,14 @@ class FlowInputs:
     retry_policies: RetryPolicies
     device: str | None = None
     embed_batch_size: int | None = None
+    embed_backend: str | None = None
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
     storage_block: str | None = None  # the target block holding them, for the workers
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
-        embedder's device and batch size, the cluster's address and the target's storage
+        embedder's device, batch size and backend, the cluster's address and the target's storage
         options have no flow parameter of their own; they come from blocks only."""
         overrides = {
             "db": self.db,
@@ -54,6 +55,7 @@ class FlowInputs:
             "model": self.model,
             "device": self.device,
             "embed_batch_size": self.embed_batch_size,
+            "embed_backend": self.embed_backend,
             "address": self.address,
             "storage_options": self.storage_options,
             "storage_block": self.storage_block if self.storage_options else None,
@@ -139,6 +141,7 @@ def resolve(
         retry_policies=policies,
         device=_field(emb, "device"),
         embed_batch_size=_field(emb, "batch_size"),
+        embed_backend=_field(emb, "backend"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
         storage_block=target,

@@ -15,6 +15,7 @@ import sys
 from typing import NoReturn
 
 from docflow import cli_deploy
+from docflow.models import EmbedBackend
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -23,6 +24,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="LanceDB URI (default ./lancedb or DOCFLOW_DB)")
     parser.add_argument("--table", help="chunk table (default chunks or DOCFLOW_TABLE)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _embed_backend_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--embed-backend", choices=[b.value for b in EmbedBackend],
+                        help=f"how the embedding model runs (default: {default})")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +40,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", help="glob on doc ids to include")
     parser.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
     parser.add_argument("--model", help="embedding model: a local directory")
+    _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND or torch; a table keeps its backend")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
 
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     _common(search)
     search.add_argument("-k", type=int, default=5, help="number of hits")
+    _embed_backend_option(search, "the table's; another one is refused")
 
     runs = commands.add_parser("runs", help="recent ingest runs from the Prefect API")
     runs.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -131,6 +139,7 @@ def _environment_from_args(args: argparse.Namespace) -> None:
         "workers": "DOCFLOW_WORKERS",
         "batch_size": "DOCFLOW_BATCH_SIZE",
         "model": "DOCFLOW_MODEL",
+        "embed_backend": "DOCFLOW_EMBED_BACKEND",
     }
     for attr, env in mapping.items():
         value = getattr(args, attr, None)
@@ -448,7 +457,8 @@ def _search(args: argparse.Namespace, settings) -> int:
     from tasks.search import search
 
     try:
-        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device)
+        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device,
+                      backend=args.embed_backend, cache_dir=settings.model_cache_dir)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED

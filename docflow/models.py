@@ -19,6 +19,20 @@ class ErrorClass(StrEnum):
     SYSTEM = "system"
 
 
+class EmbedBackend(StrEnum):
+    """How the embedding model runs: torch fp32, or an ONNX export run by onnxruntime (fp32, or
+    dynamically quantized to int8). Vectors of two backends differ slightly, so a table holds
+    one backend's vectors only."""
+
+    TORCH = "torch"
+    ONNX = "onnx"
+    ONNX_INT8 = "onnx-int8"
+
+    @property
+    def precision(self) -> str:
+        return "int8" if self is EmbedBackend.ONNX_INT8 else "fp32"
+
+
 class DocStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
@@ -40,6 +54,8 @@ class PipelineConfig:
     chunk_combine_under_n_chars: int
     chunk_overlap: int
     schema_version: int
+    embed_backend: str
+    embed_precision: str
 
     def fingerprint(self) -> str:
         payload = json.dumps(asdict(self), sort_keys=True).encode()

@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from docflow.models import EmbedBackend
+
 # Bumped whenever the chunk or ledger table layout changes: it is part of every document's
 # fingerprint, so a new schema re-ingests everything instead of mixing layouts.
 SCHEMA_VERSION = 1
@@ -46,6 +48,14 @@ class DocflowSettings(BaseSettings):
     )
     device: str = "cpu"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_backend: EmbedBackend = Field(
+        EmbedBackend.TORCH,
+        description="torch, onnx or onnx-int8 (an ONNX export built locally on first use; "
+        "benchmarks/retrieval.py and benchmarks/ingest.py measure each).",
+    )
+    model_cache_dir: str | None = Field(
+        None, description="Where ONNX exports are built and kept; default ~/.cache/docflow/models."
+    )
 
     chunk_max_characters: int = Field(MODEL_SAFE_CHUNK_CHARACTERS, ge=50, le=20_000)
     chunk_new_after_n_chars: int = Field(800, ge=10, le=20_000)

@@ -41,7 +41,7 @@ from tasks.chunk import ChunkSettings
 from tasks.diff import GuardVerdict, diff, mass_delete_guard
 from tasks.discover import Discovery, SourceError, discover
 from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
-from tasks.embed import resolve_model
+from tasks.embed import resolve_model, table_embed_backend
 from tasks.errors import DocflowError, DocflowSystemError, classify
 from tasks.ocr import OcrSettings
 from tasks.parse import PDF_STRATEGY, parser_version
@@ -79,6 +79,8 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         chunk_combine_under_n_chars=chunking.combine_under_n_chars,
         chunk_overlap=chunking.overlap,
         schema_version=SCHEMA_VERSION,
+        embed_backend=settings.embed_backend.value,
+        embed_precision=settings.embed_backend.precision,
     )
     return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
@@ -114,6 +116,14 @@ def open_target(
             f"{pipeline.config.model_name} makes {dim}; use another --table",
             stage="config",
         )
+    table_backend = table_embed_backend(meta)
+    if table_backend.value != pipeline.config.embed_backend:
+        raise DocflowSystemError(
+            f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
+            f"embeds with {pipeline.config.embed_backend}; vectors of two backends never share a "
+            f"table: use another --table, or --embed-backend {table_backend.value}",
+            stage="config",
+        )
     return target, meta.get("generation", "")
 
 
@@ -122,6 +132,8 @@ def _pipeline_meta(pipeline: Pipeline) -> dict:
         "model_name": pipeline.config.model_name,
         "model_path": pipeline.model_path,
         "model_revision": pipeline.config.model_revision,
+        "embed_backend": pipeline.config.embed_backend,
+        "embed_precision": pipeline.config.embed_precision,
         "fingerprint": pipeline.config.fingerprint(),
     }
 
@@ -142,6 +154,8 @@ def batch_context(
         model_path=pipeline.model_path,
         device=settings.device,
         embed_batch_size=settings.embed_batch_size,
+        embed_backend=settings.embed_backend,
+        model_cache_dir=settings.model_cache_dir or "",
         chunking=pipeline.chunking,
         policies=policies,
         run_id=run_id,

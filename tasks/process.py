@@ -27,6 +27,7 @@ from docflow.models import (
     DocOutcome,
     DocRef,
     DocStatus,
+    EmbedBackend,
     ErrorClass,
     StageTimings,
     Target,
@@ -69,6 +70,8 @@ class BatchContext:
     parse_timeout_s_per_mb: float = 0.0
     max_text_chars: int = 0
     max_chunks: int = 0
+    embed_backend: EmbedBackend = EmbedBackend.TORCH
+    model_cache_dir: str = ""  # "": tasks.embed.default_cache_dir()
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,9 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
     t0 = time.monotonic()
     try:
         vectors = call_with_policy(
-            lambda: embed_texts(texts, ctx.model_path, ctx.device, ctx.embed_batch_size),
+            lambda: embed_texts(
+                texts, ctx.model_path, ctx.device, ctx.embed_batch_size, ctx.embed_backend, ctx.model_cache_dir or None
+            ),
             stage="embed",
             policies=ctx.policies,
             sleep=sleep,

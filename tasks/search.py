@@ -1,14 +1,16 @@
-"""Semantic search over a chunk table, with the model the table was built with.
+"""Semantic search over a chunk table, with the model and backend the table was built with.
 
-The table's metadata names its model, so a query is embedded by the same model that embedded
-the chunks even when today's settings name another one."""
+The table's metadata names its model and embed backend, so a query is embedded the way the
+chunks were even when today's settings name another model or backend; asking explicitly for a
+different backend is refused, since its vectors would sit slightly apart from the table's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from docflow.models import EmbedBackend
 from tasks import store
-from tasks.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model
+from tasks.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model, table_embed_backend
 from tasks.errors import DocflowSystemError
 
 RESULT_COLUMNS = ["doc_id", "chunk_index", "text", "source_path", "page", "title", "doc_type", "_distance"]
@@ -26,16 +28,33 @@ class Hit:
     doc_type: str
 
 
-def search(db_uri: str, table_name: str, query: str, k: int = 5, device: str = "cpu") -> list[Hit]:
+def search(
+    db_uri: str,
+    table_name: str,
+    query: str,
+    k: int = 5,
+    device: str = "cpu",
+    backend: EmbedBackend | str | None = None,
+    cache_dir: str | None = None,
+) -> list[Hit]:
     db = store.connect(db_uri)
     table = store.open_table(db, table_name)
     if table is None:
         raise DocflowSystemError(f"no table {table_name!r} in {db_uri}; run docflow ingest first")
-    meta = store.table_metadata(table).get("pipeline", {})
+    table_meta = store.table_metadata(table)
+    meta = table_meta.get("pipeline", {})
+    table_backend = table_embed_backend(table_meta)
+    if backend is not None and EmbedBackend(backend) is not table_backend:
+        raise DocflowSystemError(
+            f"table {table_name!r} was embedded with backend {table_backend.value}; a query embedded "
+            f"with {EmbedBackend(backend).value} would not match its vectors exactly (leave "
+            "--embed-backend out to use the table's)",
+            stage="config",
+        )
     # The bundled model's path differs between installs; any other model is a path we keep.
     bundled = meta.get("model_name", DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
     model_path = resolve_model(None if bundled else meta.get("model_path"))
-    vector = embed_texts([query], model_path, device)[0]
+    vector = embed_texts([query], model_path, device, backend=table_backend, cache_dir=cache_dir)[0]
     rows = (
         table.search(vector, vector_column_name="vector")
         .metric("cosine")

@@ -31,6 +31,8 @@ def test_blocks_validate_when_saved():
     with pytest.raises(ValidationError):
         Embedder(device="gpu")
     with pytest.raises(ValidationError):
+        Embedder(backend="tensorrt")
+    with pytest.raises(ValidationError):
         RetryPoliciesBlock(policies={"parse": {"retries": 99}})
 
 
@@ -67,7 +69,7 @@ def test_storage_options_are_secret_in_the_api_and_usable_when_loaded(prefect_ap
 def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
     LanceDBTarget(uri="/data/db", table="docs").save("rt-target", overwrite=True)
     DocumentSource(roots=["/data/src"], include=["*.md"], exclude=["draft*"]).save("rt-source", overwrite=True)
-    Embedder(model="/models/minilm", batch_size=8, device="cpu").save("rt-embedder", overwrite=True)
+    Embedder(model="/models/minilm", batch_size=8, device="cpu", backend="onnx-int8").save("rt-embedder", overwrite=True)
     RetryPoliciesBlock(policies=RetryPolicies(parse=RetryPolicy(retries=0))).save("rt-retry", overwrite=True)
 
     inputs = resolve(**{**PLAIN, "source": "rt-source", "target": "rt-target", "embedder": "rt-embedder",
@@ -78,6 +80,7 @@ def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
 
     settings = inputs.settings()
     assert (settings.device, settings.embed_batch_size, settings.storage_options) == ("cpu", 8, {})
+    assert settings.embed_backend == "onnx-int8"
 
     plain = resolve(**{**PLAIN, "paths": ["/x"], "retry_policies": RetryPolicies()})
     assert (plain.paths, plain.db, plain.retry_policies) == (["/x"], None, RetryPolicies())

@@ -30,6 +30,10 @@ OUTSIDE_SECRET = "OUTSIDE-THE-ROOT-7f3a9c: this text must never be read"
 ZIP_BOMB_MB = 300
 HUGE_LINE_MB = 20
 DEEP_HTML_LEVELS = 50_000
+# The suite's DOCFLOW_MAX_TEXT_CHARS, and a one-line HTML document over it (the 50 MB
+# single-line HTML, in the same shape and scaled down with the cap).
+MAX_TEXT_CHARS = 500_000
+TEXT_BOMB_PARAGRAPHS = 8_000
 
 Build = Callable[[Path, Path], object]  # (source root, a directory outside it)
 Write = Callable[[Path], object]  # writes one file at the given path
@@ -129,6 +133,11 @@ def without_part(make: Write, part: str) -> Write:
                     hollow.writestr(item.filename, source.read(item))
 
     return write
+
+
+def one_line_html(path: Path) -> None:
+    paragraph = "<p>" + " ".join(f"word{i}" for i in range(12)) + " more words to read.</p>"
+    path.write_text("<html><body>" + paragraph * TEXT_BOMB_PARAGRAPHS + "</body></html>")
 
 
 def huge_line(path: Path) -> None:
@@ -248,6 +257,8 @@ KINDS: tuple[Kind, ...] = (
     failed("PPTX zip without ppt/presentation.xml", "hollow.pptx", PARSE, "FileType.ZIP",
            without_part(b.make_pptx, "ppt/presentation.xml")),
     failed(f"{HUGE_LINE_MB} MB on a single line", "one-line.txt", PARSE, "memory limit", huge_line),
+    failed("one-line HTML with more text than DOCFLOW_MAX_TEXT_CHARS", "one-line.html", PARSE,
+           "DOCFLOW_MAX_TEXT_CHARS", one_line_html),
     failed(f"HTML nested {DEEP_HTML_LEVELS:,} divs deep", "deep.html", PARSE, "no text content", deep_html),
     # Encodings and odd text.
     parsed("HTML with invalid UTF-8 bytes", "broken-encoding.html", "café culture", raw(BROKEN_HTML)),
@@ -300,6 +311,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("file vanishes between discovery and parse", "vanishing.txt", FAILED, MISSING,
          "file vanished before parsing", _file("vanishing.txt", b.make_txt),
          after_discovery=lambda path: path.unlink()),
+    Kind("file replaced by a directory between discovery and parse", "replaced.txt", FAILED, MISSING,
+         "Is a directory", _file("replaced.txt", b.make_txt),
+         after_discovery=lambda path: (path.unlink(), path.mkdir())),
 )
 
 

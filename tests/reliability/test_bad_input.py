@@ -122,6 +122,7 @@ def run(tmp_path_factory) -> Run:
         home=base / "home",
         parse_timeout_s=PARSE_TIMEOUT_S,
         parse_memory_mb=PARSE_MEMORY_MB,
+        max_text_chars=badcorpus.MAX_TEXT_CHARS,
     )
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)

@@ -13,14 +13,13 @@ import pytest
 from blocks import LanceDBTarget
 from docflow.models import Target
 from docflow.settings import DocflowSettings
+from docflow.summary import discrepancies
 from tasks import credentials
 from tests import docbuilders as b
 from tests.daskcluster import dask_cluster
-from tests.flows.test_object_store import s3  # noqa: F401 - moto's S3 server, a fixture
+from tests.s3server import KEY, REGION, SECRET, moto_s3
 
-SECRET = "docflow-secret"  # what the moto fixture's bucket accepts
-OPTIONS = {"aws_access_key_id": "docflow", "aws_secret_access_key": SECRET, "aws_region": "us-east-1",
-           "allow_http": "true"}
+OPTIONS = {"aws_access_key_id": KEY, "aws_secret_access_key": SECRET, "aws_region": REGION, "allow_http": "true"}
 
 
 def test_the_submitted_target_carries_no_secret_and_a_worker_restores_it(monkeypatch):
@@ -54,10 +53,14 @@ RECORDER = textwrap.dedent('''
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("source", ["environment", "block"])
-def test_the_secret_never_reaches_the_workers(source, prefect_api, s3, tmp_path):  # noqa: F811
+def test_the_secret_never_reaches_the_workers(source, prefect_api, tmp_path):
     from flows.ingest import ingest
 
-    options = {**OPTIONS, "aws_endpoint": s3["AWS_ENDPOINT_URL"]}
+    with moto_s3() as s3:
+        _ingest_and_record(source, {**OPTIONS, "aws_endpoint": s3["AWS_ENDPOINT_URL"]}, tmp_path, ingest)
+
+
+def _ingest_and_record(source: str, options: dict, tmp_path, ingest) -> None:
     src, log, preload = tmp_path / "src", tmp_path / "payloads.bin", tmp_path / "record_payloads.py"
     b.make_corpus(src, 3, kinds=("txt", "md"))
     preload.write_text(RECORDER)
@@ -78,6 +81,7 @@ def test_the_secret_never_reaches_the_workers(source, prefect_api, s3, tmp_path)
         os.environ.pop("DOCFLOW_STORAGE_OPTIONS", None)
     summary = state.result()
     assert (summary["documents_processed"], summary["documents_failed"]) == (3, 0), summary
+    assert not discrepancies(summary), discrepancies(summary)
     received = log.read_bytes()
     assert db.encode() in received, "the recorder saw no batch context"
     assert SECRET.encode() not in received
