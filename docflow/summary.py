@@ -124,10 +124,6 @@ class RunCounters:
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
-    @property
-    def settled(self) -> int:
-        return self.documents_processed + self.documents_failed + self.documents_skipped
-
     def eta_s(self, bytes_pending: int, docs_pending: int, work_elapsed_s: float) -> float | None:
         """Remaining work weighted by bytes learned from this run's finished documents; None
         (unknown) until some documents have finished."""
