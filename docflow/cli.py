@@ -386,7 +386,20 @@ def _summary_text(summary: dict) -> str:
         f"{' (' + failures + ')' if failures else ''} of {summary['documents_total']}; "
         f"{summary['chunks_written']} chunks in {summary['elapsed_s']:.1f}s "
         f"({summary['docs_per_s']:.2f} docs/s)"
+        f"{_ignored_text(summary)}"
     )
+
+
+def _ignored_text(summary: dict) -> str:
+    """`; 3 files ignored (unknown_extension 3: .zip 2, .sqlite 1)`, or "" when none were."""
+    if not summary.get("documents_ignored"):
+        return ""
+    extensions = ", ".join(f"{e} {n}" for e, n in summary.get("ignored_by_extension", {}).items())
+    reasons = ", ".join(
+        f"{r} {n}{': ' + extensions if r == 'unknown_extension' and extensions else ''}"
+        for r, n in sorted(summary.get("ignored_by_reason", {}).items())
+    )
+    return f"; {summary['documents_ignored']} files ignored ({reasons})"
 
 
 @_store_failures
@@ -418,11 +431,18 @@ def _status(args: argparse.Namespace, settings) -> int:
             for r in ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 5)
         ],
     }
+    last = ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 1)
+    last_summary = json.loads(last[0]["summary_json"] or "{}") if last else {}
+    report["last_run_ignored"] = {
+        k: last_summary.get(k, 0 if k == "documents_ignored" else {})
+        for k in ("documents_ignored", "ignored_by_reason", "ignored_by_extension")
+    }
     if args.failed:
         report["failed"] = failures
     lines = [
         f"table {settings.table}: {report['chunks']} chunks; "
         + ", ".join(f"{k} {v}" for k, v in report["counts"].items())
+        + _ignored_text(report["last_run_ignored"]).replace("ignored", "ignored by the last run", 1)
     ]
     lines += [f"  {cls}: {len(ids)} e.g. {ids[0]}" for cls, ids in sorted(by_class.items())]
     lines += [f"run {r['run_id']} {r['started_at']} {r['duration_s']}s {r['outcome']}" for r in report["runs"]]

@@ -47,6 +47,8 @@ class PipelineConfig:
     model_revision: str
     parser: str
     pdf_strategy: str
+    ocr_languages: str
+    ocr_dpi: int
     chunk_max_characters: int
     chunk_new_after_n_chars: int
     chunk_combine_under_n_chars: int
@@ -113,6 +115,7 @@ class StageTimings:
     chunk_s: float = 0.0
     embed_s: float = 0.0
     write_s: float = 0.0
+    ocr_s: float = 0.0  # the part of parse_s that tesseract took
 
 
 @dataclass(frozen=True)

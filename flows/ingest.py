@@ -44,6 +44,7 @@ from tasks.discover import Discovery, SourceError, discover
 from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
 from tasks.embed import resolve_model, table_embed_backend
 from tasks.errors import DocflowError, DocflowSystemError, classify
+from tasks.ocr import OcrSettings
 from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
 from tasks.prune import prune
@@ -56,6 +57,7 @@ class Pipeline:
     config: PipelineConfig
     model_path: str
     chunking: ChunkSettings
+    ocr: OcrSettings
 
 
 def build_pipeline(settings: DocflowSettings) -> Pipeline:
@@ -71,6 +73,8 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         model_revision=model_revision(model_path),
         parser=parser_version(),
         pdf_strategy=PDF_STRATEGY,
+        ocr_languages=settings.ocr_languages,
+        ocr_dpi=settings.ocr_dpi,
         chunk_max_characters=chunking.max_characters,
         chunk_new_after_n_chars=chunking.new_after_n_chars,
         chunk_combine_under_n_chars=chunking.combine_under_n_chars,
@@ -79,7 +83,7 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         embed_backend=settings.embed_backend.value,
         embed_precision=settings.embed_backend.precision,
     )
-    return Pipeline(config, model_path, chunking)
+    return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
 
 def target_of(settings: DocflowSettings) -> Target:
@@ -161,6 +165,7 @@ def batch_context(
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,
+        ocr=pipeline.ocr,
         parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
         max_text_chars=settings.max_text_chars,
         max_chunks=settings.max_chunks,
@@ -283,6 +288,9 @@ def run_ingest(
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
         counters.documents_total = len(docs) + len(found.problems)
+        counters.documents_ignored = found.ignored
+        counters.ignored_by_reason = found.ignored_by_reason
+        counters.ignored_by_extension = found.ignored_by_extension
         counters.discovery_problems = len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
@@ -341,7 +349,7 @@ def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_mis
     except SourceError:
         if not tolerate_missing:
             raise
-        return Discovery((), (), 0), True
+        return Discovery((), ()), True
 
 
 def _refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:

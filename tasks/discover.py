@@ -13,31 +13,66 @@ import glob
 import hashlib
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from docflow.models import DocRef, ErrorClass
-from tasks import remote
+from tasks import remote, sniff
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
 from tasks.versions import FileStat, Recorded, RecordedVersions, hash_file, reusable_for_file, reusable_for_object
 
+# Extension -> document type (tasks.parse picks the partitioner from it). README's formats
+# table says how each is parsed and which system package it needs.
 SUPPORTED_TYPES: dict[str, str] = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".doc": "doc",
     ".pptx": "pptx",
+    ".ppt": "ppt",
+    ".xlsx": "xlsx",
+    ".xls": "xls",
+    ".odt": "odt",
+    ".rtf": "rtf",
+    ".epub": "epub",
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".xml": "xml",
     ".md": "md",
     ".markdown": "md",
+    ".org": "org",
+    ".rst": "rst",
     ".txt": "txt",
     ".text": "txt",
-    ".rst": "txt",
     ".eml": "eml",
+    ".msg": "msg",
     ".csv": "csv",
+    ".tsv": "tsv",
     ".json": "json",
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".gif": "gif",
+    ".webp": "webp",
+    ".heic": "heic",
 }
+NO_EXTENSION = "(none)"
+
+
+class IgnoreReason(StrEnum):
+    """Why a listed file is not a document. Hidden and temporary names are not listed at all."""
+
+    UNKNOWN_EXTENSION = "unknown_extension"
+    NOT_INCLUDED = "not_included"  # --include did not match
+    EXCLUDED = "excluded"  # --exclude matched
+
+
 _TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".swp", ".swx", ".part", ".crdownload", ".lock")
 _GLOB_CHARS = set("*?[")
 
@@ -57,7 +92,13 @@ class DiscoveryProblem:
 class Discovery:
     documents: tuple[DocRef, ...]
     problems: tuple[DiscoveryProblem, ...]
-    ignored: int
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    # Unknown extensions only: what the user would have to add (or convert) to index them.
+    ignored_by_extension: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> int:
+        return sum(self.ignored_by_reason.values())
 
 
 class SourceError(ValueError):
@@ -91,7 +132,8 @@ def discover(
     recorded = recorded if recorded is not None and not rehash else RecordedVersions()
     documents: dict[str, DocRef] = {}
     problems: list[DiscoveryProblem] = []
-    ignored = 0
+    by_reason: Counter[str] = Counter()
+    by_extension: Counter[str] = Counter()
     for root, candidates, listed, walked in _expand_sources(sources):
         is_remote = remote.is_url(root)
         real_root = root if is_remote else os.path.realpath(root)
@@ -104,8 +146,11 @@ def discover(
             else:
                 doc_id = Path(os.path.relpath(path, root)).as_posix()
             suffix = os.path.splitext(path)[1].lower()
-            if suffix not in SUPPORTED_TYPES or not _selected(doc_id, include, exclude):
-                ignored += 1
+            reason = _ignore_reason(doc_id, suffix, include, exclude)
+            if reason is not None:
+                by_reason[reason.value] += 1
+                if reason is IgnoreReason.UNKNOWN_EXTENSION:
+                    by_extension[_storable(suffix) or NO_EXTENSION] += 1
                 continue
             if _storable(path) != path:
                 problems.append(
@@ -125,8 +170,7 @@ def discover(
             if isinstance(found, DiscoveryProblem):
                 problems.append(found)
                 continue
-            if found is None:
-                ignored += 1
+            if found is None:  # vanished while the directory was listed: not in the corpus
                 continue
             previous = documents.get(doc_id)
             if previous is not None and previous.path != found.path:
@@ -136,7 +180,23 @@ def discover(
                 )
             documents[doc_id] = found
     ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
-    return Discovery(ordered, tuple(problems), ignored)
+    return Discovery(ordered, tuple(problems), dict(by_reason), dict(by_extension.most_common()))
+
+
+def _ignore_reason(
+    doc_id: str, suffix: str, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> IgnoreReason | None:
+    if include and not any(fnmatch.fnmatch(doc_id, pattern) for pattern in include):
+        return IgnoreReason.NOT_INCLUDED
+    if any(fnmatch.fnmatch(doc_id, pattern) for pattern in exclude):
+        return IgnoreReason.EXCLUDED
+    if suffix not in SUPPORTED_TYPES:
+        return IgnoreReason.UNKNOWN_EXTENSION
+    return None
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
 
 
 def _storable(text: str) -> str:
@@ -144,12 +204,6 @@ def _storable(text: str) -> str:
     bytes over as lone surrogates, which no UTF-8 store accepts: LanceDB, the ledger and the
     checkpoint keys would fail on them and stop the whole batch."""
     return os.fsencode(text).decode("utf-8", "backslashreplace")
-
-
-def _selected(doc_id: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
-    if include and not any(fnmatch.fnmatch(doc_id, pattern) for pattern in include):
-        return False
-    return not any(fnmatch.fnmatch(doc_id, pattern) for pattern in exclude)
 
 
 def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str], dict[str, remote.Listed], bool]]:
@@ -253,6 +307,9 @@ def _inspect_remote(
         data = call_with_policy(lambda: remote.fetch(where.path), stage="discover", policies=RetryPolicies()).value
     except PolicyExhausted as exhausted:
         return DiscoveryProblem(where.doc_id, where.path, exhausted.error.error_class, exhausted.error.message)
+    contradiction = sniff.contradiction(data[: sniff.HEAD_BYTES], where.doc_type, _suffix(where.path))
+    if contradiction:
+        return DiscoveryProblem(where.doc_id, where.path, ErrorClass.PARSE, contradiction)
     return where.ref(hashlib.sha256(data).hexdigest(), len(data), version=version)
 
 
@@ -292,12 +349,15 @@ def _inspect(where: Where, real_root: str, walked: bool) -> DocRef | DiscoveryPr
         return where.ref(reused, current.size, current, where.recorded.observed_ns)
     try:
         hashed = hash_file(real)
+        contradiction = sniff.contradiction(sniff.head(real), where.doc_type, _suffix(path))
     except PermissionError as exc:
         return problem(ErrorClass.MISSING, f"permission denied: {exc.strerror}")
     except FileNotFoundError:
         return None
     except OSError as exc:
         return problem(ErrorClass.TRANSIENT, f"read failed during discovery: {exc}")
+    if contradiction:
+        return problem(ErrorClass.PARSE, contradiction)
     if hashed.stat is None:  # changed while read: this hash stands for no stat
         return where.ref(hashed.content_sha256, current.size)
     return where.ref(hashed.content_sha256, hashed.stat.size, hashed.stat, hashed.observed_ns)

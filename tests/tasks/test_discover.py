@@ -41,10 +41,10 @@ def test_hidden_temp_and_unsupported_files_are_ignored(tmp_path):
     make_txt(tmp_path / "~$lock.txt")
     (tmp_path / ".git").mkdir()
     make_txt(tmp_path / ".git" / "inside.txt")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "archive.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     found = discover([str(tmp_path)], PIPELINE)
     assert ids(found) == ["keep.txt"]
-    assert found.ignored == 1  # the png; hidden names never count as documents
+    assert found.ignored == 1  # the zip; hidden names never count as documents
     assert is_ignored_name(".DS_Store") and not is_ignored_name("report.pdf")
 
 
@@ -55,6 +55,47 @@ def test_include_and_exclude_patterns_match_doc_ids(tmp_path):
     make_txt(tmp_path / "drafts" / "c.txt")
     found = discover([str(tmp_path)], PIPELINE, include=["*.txt"], exclude=["drafts/*"])
     assert ids(found) == ["a.txt"]
+    assert found.ignored_by_reason == {"not_included": 1, "excluded": 1}
+
+
+def test_every_ignored_file_is_counted_by_reason_and_unknown_extension(tmp_path):
+    make_txt(tmp_path / "a.txt")
+    for name in ("one.zip", "two.zip", "data.sqlite", "Makefile", "skip.log"):
+        (tmp_path / name).write_bytes(b"not a document")
+    found = discover([str(tmp_path)], PIPELINE, exclude=["*.log"])
+    assert ids(found) == ["a.txt"]
+    assert found.ignored_by_reason == {"unknown_extension": 4, "excluded": 1}
+    assert found.ignored_by_extension == {".zip": 2, ".sqlite": 1, "(none)": 1}
+    assert found.ignored == 5
+
+
+@pytest.mark.parametrize(
+    "name, doc_type",
+    [("scan.PNG", "png"), ("photo.jpeg", "jpg"), ("fax.tif", "tiff"), ("budget.xlsx", "xlsx"),
+     ("old.xls", "xls"), ("notes.odt", "odt"), ("memo.rtf", "rtf"), ("book.epub", "epub"),
+     ("todo.org", "org"), ("guide.rst", "rst"), ("mail.msg", "msg"), ("feed.xml", "xml"),
+     ("table.tsv", "tsv"), ("letter.doc", "doc"), ("deck.ppt", "ppt"), ("shot.heic", "heic")],
+)
+def test_the_new_formats_are_documents_of_their_type(tmp_path, name, doc_type):
+    (tmp_path / name).write_bytes(b"placeholder bytes, parsed later")
+    (found,) = discover([str(tmp_path)], PIPELINE).documents
+    assert found.doc_type == doc_type
+
+
+def test_content_that_contradicts_the_extension_is_reported_not_guessed(tmp_path):
+    from tests.docbuilders import make_image, make_pdf
+
+    make_image(tmp_path / "real.png")
+    os.rename(tmp_path / "real.png", tmp_path / "report.pdf")
+    make_pdf(tmp_path / "notes.txt")
+    make_txt(tmp_path / "plain.txt")
+    found = discover([str(tmp_path)], PIPELINE)
+    assert ids(found) == ["plain.txt"]
+    problems = {p.doc_id: p for p in found.problems}
+    assert set(problems) == {"report.pdf", "notes.txt"}
+    assert all(p.error_class is ErrorClass.PARSE for p in problems.values())
+    assert "image/png" in problems["report.pdf"].message and ".pdf" in problems["report.pdf"].message
+    assert "application/pdf" in problems["notes.txt"].message
 
 
 def test_symlinks_never_lead_outside_the_root(tmp_path):

@@ -112,10 +112,10 @@ def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restore
     bad = docs[1]
     real = process_module.parse_document
 
-    def parse(path, doc_type):
+    def parse(path, doc_type, **options):
         if path.endswith(bad.doc_id):  # the worker parses a private copy of that name
             raise exc
-        return real(path, doc_type)
+        return real(path, doc_type, **options)
 
     monkeypatch.setattr(process_module, "parse_document", parse)
     killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))
