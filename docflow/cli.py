@@ -43,6 +43,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND or torch; a table keeps its backend")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
+    parser.add_argument("--rehash", action="store_true",
+                        help="read and hash every document, not only those whose stat or ETag changed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     server = commands.add_parser("server", help="the docflow-managed local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument("--database", metavar="URL",
+                        help="start: PostgreSQL for the server (postgresql://user:password@host:port/db); "
+                        "default: SQLite under DOCFLOW_HOME")
     cli_deploy.add_parsers(commands)
     return parser
 
@@ -151,7 +156,7 @@ def _environment_from_args(args: argparse.Namespace) -> None:
 
 
 def _ingest(args: argparse.Namespace, settings) -> int:
-    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed})
+    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed, "rehash": args.rehash})
 
 
 def _sync(args: argparse.Namespace, settings) -> int:
@@ -163,6 +168,7 @@ def _sync(args: argparse.Namespace, settings) -> int:
             "dry_run": args.dry_run,
             "allow_mass_delete": args.allow_mass_delete,
             "max_delete_fraction": args.max_delete_fraction,
+            "rehash": args.rehash,
         },
     )
 
@@ -381,7 +387,20 @@ def _summary_text(summary: dict) -> str:
         f"{' (' + failures + ')' if failures else ''} of {summary['documents_total']}; "
         f"{summary['chunks_written']} chunks in {summary['elapsed_s']:.1f}s "
         f"({summary['docs_per_s']:.2f} docs/s)"
+        f"{_ignored_text(summary)}"
     )
+
+
+def _ignored_text(summary: dict) -> str:
+    """`; 3 files ignored (unknown_extension 3: .zip 2, .sqlite 1)`, or "" when none were."""
+    if not summary.get("documents_ignored"):
+        return ""
+    extensions = ", ".join(f"{e} {n}" for e, n in summary.get("ignored_by_extension", {}).items())
+    reasons = ", ".join(
+        f"{r} {n}{': ' + extensions if r == 'unknown_extension' and extensions else ''}"
+        for r, n in sorted(summary.get("ignored_by_reason", {}).items())
+    )
+    return f"; {summary['documents_ignored']} files ignored ({reasons})"
 
 
 @_store_failures
@@ -413,11 +432,18 @@ def _status(args: argparse.Namespace, settings) -> int:
             for r in ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 5)
         ],
     }
+    last = ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 1)
+    last_summary = json.loads(last[0]["summary_json"] or "{}") if last else {}
+    report["last_run_ignored"] = {
+        k: last_summary.get(k, 0 if k == "documents_ignored" else {})
+        for k in ("documents_ignored", "ignored_by_reason", "ignored_by_extension")
+    }
     if args.failed:
         report["failed"] = failures
     lines = [
         f"table {settings.table}: {report['chunks']} chunks; "
         + ", ".join(f"{k} {v}" for k, v in report["counts"].items())
+        + _ignored_text(report["last_run_ignored"]).replace("ignored", "ignored by the last run", 1)
     ]
     lines += [f"  {cls}: {len(ids)} e.g. {ids[0]}" for cls, ids in sorted(by_class.items())]
     lines += [f"run {r['run_id']} {r['started_at']} {r['duration_s']}s {r['outcome']}" for r in report["runs"]]
@@ -485,7 +511,11 @@ def _server(args: argparse.Namespace, settings) -> int:
     from docflow import server
 
     if args.action == "start":
-        info = server.ensure_api(settings.home)
+        try:
+            info = server.ensure_api(settings.home, database=args.database)
+        except ValueError as exc:
+            print(f"docflow: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"Prefect API at {info.url} ({'docflow-managed' if info.managed else 'configured'})")
         print(f"UI: {info.url.removesuffix('/api')}")
         if info.managed and server.auth_file(settings.home).exists():

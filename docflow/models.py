@@ -47,6 +47,8 @@ class PipelineConfig:
     model_revision: str
     parser: str
     pdf_strategy: str
+    ocr_languages: str
+    ocr_dpi: int
     chunk_max_characters: int
     chunk_new_after_n_chars: int
     chunk_combine_under_n_chars: int
@@ -98,6 +100,13 @@ class DocRef:
     content_sha256: str
     fingerprint: str
     doc_type: str
+    # The rest of the stat the bytes behind content_sha256 were hashed with (tasks.versions),
+    # when that hash had a stable stat; 0 and "" otherwise.
+    ctime_ns: int = 0
+    inode: int = 0
+    observed_ns: int = 0
+    # An object store's version of the object (version id, else ETag); "" for local files.
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class StageTimings:
     chunk_s: float = 0.0
     embed_s: float = 0.0
     write_s: float = 0.0
+    ocr_s: float = 0.0  # the part of parse_s that tesseract took
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int | None = None, auth: bool = True) -> ServerInfo:
-    """`auth` off only for test sessions whose helpers speak plain HTTP to the API."""
+def prefect_database_url(database: str) -> str:
+    """Prefect's server talks to PostgreSQL through asyncpg: `postgresql://…` (what psql and
+    most tools print) becomes `postgresql+asyncpg://…`."""
+    scheme, sep, rest = database.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError(f"not a PostgreSQL URL (postgresql://user:password@host:port/db): {database!r}")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def start_server(home: Path, port: int | None = None, auth: bool = True, database: str | None = None) -> ServerInfo:
+    """`auth` off only for test sessions whose helpers speak plain HTTP to the API.
+    `database`: a PostgreSQL URL for the server's database instead of SQLite under `home`,
+    which is what Prefect recommends once runs hold thousands of task runs (SQLite serializes
+    every write and starts answering "database is locked")."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -128,6 +140,8 @@ def start_server(home: Path, port: int | None = None, auth: bool = True) -> Serv
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string(home)
     else:
         auth_file(home).unlink(missing_ok=True)
+    if database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url(database)
     log = open(home / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "docflow.prefect_server", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -149,8 +163,9 @@ def start_server(home: Path, port: int | None = None, auth: bool = True) -> Serv
     raise RuntimeError(f"prefect server did not answer within {START_TIMEOUT_S:.0f}s")
 
 
-def ensure_api(home: Path) -> ServerInfo:
-    """Use the configured Prefect API, else the docflow-managed local server, else start it."""
+def ensure_api(home: Path, database: str | None = None) -> ServerInfo:
+    """Use the configured Prefect API, else the docflow-managed local server, else start it
+    (on `database` when given, see start_server)."""
     configured = configured_api_url()
     if configured:
         info = ServerInfo(configured, None, False)
@@ -159,7 +174,7 @@ def ensure_api(home: Path) -> ServerInfo:
 
         home.mkdir(parents=True, exist_ok=True)
         with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
-            info = managed_server(home) or start_server(home)
+            info = managed_server(home) or start_server(home, database=database)
     use_server(home, info)
     return info
 

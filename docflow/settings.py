@@ -90,6 +90,13 @@ class DocflowSettings(BaseSettings):
     max_text_chars: int = Field(20_000_000, ge=0)
     max_chunks: int = Field(20_000, ge=0)
 
+    # OCR of scanned PDF pages and images (tesseract): languages in tesseract's notation,
+    # "eng+deu" for several, each needing Debian's tesseract-ocr-LANG; the DPI PDF pages are
+    # rendered at (200 reads ordinary print well; 300 helps small type and costs about twice
+    # the time). Both change what is indexed, so both are part of the pipeline fingerprint.
+    ocr_languages: str = Field("eng", pattern=r"^[a-z][a-z_]+(\+[a-z][a-z_]+)*$")
+    ocr_dpi: int = Field(200, ge=72, le=600)
+
     # Remote sources (http(s)://, s3://): a stalled server becomes a transient error after this
     # long instead of aiohttp's five-minute default.
     remote_timeout_s: float = Field(30.0, gt=0, le=3600)

@@ -24,6 +24,7 @@ SUMMARY_KEYS = (
     "failures_by_class",
     "cache_hits",
     "cache_misses",
+    "documents_ignored",
     "elapsed_s",
     "docs_per_s",
 )
@@ -41,6 +42,11 @@ class RunCounters:
     chunks_deleted: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    # Files under the roots that are not documents, by reason and (unknown extensions) by
+    # extension: nothing is left out without the summary saying so.
+    documents_ignored: int = 0
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    ignored_by_extension: dict[str, int] = field(default_factory=dict)
     discovery_problems: int = 0
     bytes_total: int = 0
     bytes_done: int = 0
@@ -48,7 +54,7 @@ class RunCounters:
         default_factory=lambda: Counter({c.value: 0 for c in ErrorClass})
     )
     stage_s: Counter = field(
-        default_factory=lambda: Counter({"parse": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
+        default_factory=lambda: Counter({"parse": 0.0, "ocr": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0})
     )
     discover_s: float = 0.0
     sync_diff: dict = field(default_factory=dict)
@@ -88,6 +94,7 @@ class RunCounters:
             timings = outcome.timings
             self.stage_s.update(
                 parse=timings.parse_s,
+                ocr=timings.ocr_s,
                 chunk=timings.chunk_s,
                 embed=timings.embed_s,
                 write=timings.write_s,
@@ -117,10 +124,6 @@ class RunCounters:
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
-    @property
-    def settled(self) -> int:
-        return self.documents_processed + self.documents_failed + self.documents_skipped
-
     def eta_s(self, bytes_pending: int, docs_pending: int, work_elapsed_s: float) -> float | None:
         """Remaining work weighted by bytes learned from this run's finished documents; None
         (unknown) until some documents have finished."""
@@ -149,6 +152,9 @@ class RunCounters:
             "failures_by_class": dict(self.failures_by_class),
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
+            "documents_ignored": self.documents_ignored,
+            "ignored_by_reason": dict(self.ignored_by_reason),
+            "ignored_by_extension": dict(self.ignored_by_extension),
             "discovery_problems": self.discovery_problems,
             "elapsed_s": elapsed,
             "docs_per_s": round(worked / elapsed, 3) if elapsed > 0 else 0.0,

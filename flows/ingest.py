@@ -1,7 +1,8 @@
 """The ingest flow: discover, skip what is checkpointed, process the rest in batches on Dask.
 
-Skipping happens before anything is submitted: the flow asks the checkpoint store which
-documents are finished, so a rerun over a finished corpus costs a file read per document. A
+Skipping happens before anything is submitted: the flow lists the checkpoint store once to
+learn which documents are finished, and discovery reads only files whose stat changed, so a
+rerun over a finished corpus costs a walk, a ledger scan and a listing. A
 retried flow run (the UI's Retry) re-enters here with the same parameters and skips the same
 way. Batches are submitted with back-pressure (a bounded number in flight), a system error
 stops submission and lets in-flight batches finish, and Ctrl-C cancels cleanly; every exit
@@ -46,6 +47,7 @@ from tasks.discover import Discovery, SourceError, discover, empty_globs
 from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
 from tasks.embed import resolve_model, table_embed_backend
 from tasks.errors import DocflowError, DocflowSystemError, classify
+from tasks.ocr import OcrSettings
 from tasks.parse import PDF_STRATEGY, parser_version
 from tasks.process import BatchContext, process_batch_task
 from tasks.prune import prune
@@ -58,6 +60,7 @@ class Pipeline:
     config: PipelineConfig
     model_path: str
     chunking: ChunkSettings
+    ocr: OcrSettings
 
 
 def build_pipeline(settings: DocflowSettings) -> Pipeline:
@@ -73,6 +76,8 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         model_revision=model_revision(model_path),
         parser=parser_version(),
         pdf_strategy=PDF_STRATEGY,
+        ocr_languages=settings.ocr_languages,
+        ocr_dpi=settings.ocr_dpi,
         chunk_max_characters=chunking.max_characters,
         chunk_new_after_n_chars=chunking.new_after_n_chars,
         chunk_combine_under_n_chars=chunking.combine_under_n_chars,
@@ -81,7 +86,7 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         embed_backend=settings.embed_backend.value,
         embed_precision=settings.embed_backend.precision,
     )
-    return Pipeline(config, model_path, chunking)
+    return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
 
 def target_of(settings: DocflowSettings) -> Target:
@@ -163,17 +168,24 @@ def batch_context(
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,
+        ocr=pipeline.ocr,
         parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
         max_text_chars=settings.max_text_chars,
         max_chunks=settings.max_chunks,
     )
 
 
+# Every task run costs the Prefect server writes and the flow a submission; past a few thousand
+# per flow run the server (SQLite above all) falls behind, so large corpora get larger batches.
+MAX_BATCH_RUNS = 2000
+
+
 def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[list[DocRef]]:
-    """At most `batch_size` per batch, but small corpora are split so every worker gets work."""
+    """At most `batch_size` per batch, but small corpora are split so every worker gets work,
+    and a large one never needs more than MAX_BATCH_RUNS batches."""
     if not docs:
         return []
-    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))))
+    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))), math.ceil(len(docs) / MAX_BATCH_RUNS))
     return [list(docs[i : i + size]) for i in range(0, len(docs), size)]
 
 
@@ -212,6 +224,7 @@ def ingest(
     embedder: BlockName | None = None,
     address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
     cluster: BlockName | None = None,
+    rehash: bool = False,
 ):
     """Ingest documents under `paths` into a LanceDB table; finished documents are skipped.
 
@@ -237,6 +250,8 @@ def ingest(
         embedder: Name of a docflow embedder block (model, device, batch size).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
+        rehash: Read and hash every document, not only those whose size, mtime, ctime or
+            inode (object stores: version or ETag) differ from what the ledger recorded.
     """
     try:
         inputs = resolve(
@@ -246,7 +261,7 @@ def ingest(
         )
     except ValueError as exc:
         return refused(str(exc))
-    return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies)
+    return run_ingest(inputs.paths, inputs.settings(batch_size), retry_failed, inputs.retry_policies, rehash=rehash)
 
 
 def refused(reason: str):
@@ -271,32 +286,43 @@ def run_ingest(
     retry_failed: bool,
     policies: RetryPolicies,
     sync: SyncOptions | None = None,
+    rehash: bool = False,
 ):
+    """`rehash`: read and hash every document instead of trusting the recorded versions."""
     logger = get_run_logger()
     orphans.track(settings.home, logger)
     counters = RunCounters()
     documents = DocumentTable()
     started_at = datetime.now(UTC)
     run_id = _flow_run_id() or uuid.uuid4().hex
-    target = None
+    target, opened = None, False
     try:
         confine(run_locations(paths, settings), settings)
         ensure_readable(settings.db)
         pipeline = build_pipeline(settings)
         discover_started = time.monotonic()
-        # Before any table exists: a run refused for its sources leaves nothing behind.
-        found, unreachable = _discover(paths, pipeline, settings, tolerate_missing=sync is not None)
+        # No table is created before discovery: a run refused for its sources leaves nothing.
+        target, generation = open_target(settings, pipeline, create=False)
+        recorded = ledger.recorded_versions(_ledger_or_none(target)) if generation else None
+        found, unreachable = _discover(paths, pipeline, settings, sync is not None, recorded, rehash)
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
         for pattern in empty_globs(paths):
             logger.warning("glob matched nothing: %s", pattern)
         tag_run(settings.table, logger)
-        target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
+        if not generation:
+            target, generation = open_target(settings, pipeline, create=not (sync and sync.dry_run))
+        opened = True
         counters.documents_total = len(docs) + len(found.problems)
+        counters.documents_ignored = found.ignored
+        counters.ignored_by_reason = found.ignored_by_reason
+        counters.ignored_by_extension = found.ignored_by_extension
         counters.discovery_problems = len(found.problems)
         results = checkpoint.open_store(target.checkpoint_dir, target.options)
         dry_run = sync is not None and sync.dry_run
         done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
+        if recorded is not None and not dry_run:
+            _refresh_versions(target, [d for d in docs if d.doc_id in done], recorded)
         if sync is not None:
             todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
         else:
@@ -332,23 +358,48 @@ def run_ingest(
     for listener in SUMMARY_LISTENERS:
         listener(summary)
     if counters.outcome != "dry-run":
-        _record_run(target, run_id, started_at, summary, logger)
+        _record_run(target if opened else None, run_id, started_at, summary, logger)
     publish(summary, counters.failures, counters.slowest_documents(), _command(paths, settings, sync), logger,
             table=settings.table, documents=documents)
     logger.info("summary: %s", summary)
-    return _final_state(counters, summary, logger, started=target is not None)
+    return _final_state(counters, summary, logger, started=opened)
 
 
-def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool):
+def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool, recorded, rehash: bool):
     """A sync treats a missing source root as an empty, unreachable listing (the mass-delete
     guard then refuses to delete); an ingest treats it as a usage error."""
     try:
-        found = discover(paths, pipeline.config.fingerprint(), settings.include, settings.exclude)
+        found = discover(
+            paths, pipeline.config.fingerprint(), settings.include, settings.exclude, recorded, rehash,
+            defer_changed_objects=True,
+        )
         return found, False
     except SourceError:
         if not tolerate_missing:
             raise
-        return Discovery((), (), 0), True
+        return Discovery((), ()), True
+
+
+def _refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:
+    """Finished documents that discovery had to hash (touched, or racily clean) and found
+    unchanged get their new stat recorded, so the next run does not read them again."""
+    stale = []
+    for doc in finished:
+        before = recorded.get(doc.doc_id)
+        if before is None or not doc.observed_ns:
+            continue
+        if (doc.size, doc.mtime_ns, doc.ctime_ns, doc.inode, doc.observed_ns, doc.version) != (
+            before.stat.size, before.stat.mtime_ns, before.stat.ctime_ns, before.stat.inode,
+            before.observed_ns, before.version,
+        ):
+            stale.append(doc)
+    if stale:
+        with store.write_lock(target.db):
+            ledger.refresh_versions(_open(target, target.ledger_table), stale)
+
+
+def _ledger_or_none(target: Target):
+    return store.open_table(store.connect(target.db, target.options), target.ledger_table)
 
 
 def _sync_changes(target, generation, found, done, unreachable, sync: SyncOptions, counters, logger):

@@ -72,6 +72,24 @@ def _plural(count: int, noun: str) -> str:
     return noun if count == 1 else noun + "s"
 
 
+def ignored_section(summary: dict) -> list[str]:
+    """Files that were not documents, so a folder of .xyz files never ends as a silent 0."""
+    by_reason, by_extension = summary.get("ignored_by_reason", {}), summary.get("ignored_by_extension", {})
+    if not by_reason:
+        return []
+    return [
+        "## Ignored files",
+        "",
+        "| reason | files |",
+        "|---|---|",
+        *(f"| {reason} | {count} |" for reason, count in sorted(by_reason.items())),
+        "",
+        *(["| unknown extension | files |", "|---|---|"] if by_extension else []),
+        *(f"| {ext} | {count} |" for ext, count in by_extension.items()),
+        *([""] if by_extension else []),
+    ]
+
+
 def render_markdown(
     summary: dict,
     slowest: list[tuple[str, float]],
@@ -99,6 +117,7 @@ def render_markdown(
                 "chunks_written",
                 "cache_hits",
                 "cache_misses",
+                "documents_ignored",
                 "elapsed_s",
                 "docs_per_s",
                 "chunks_per_s",
@@ -113,11 +132,14 @@ def render_markdown(
         "|---|---|",
         *(f"| {cls} | {count} |" for cls, count in failures.items()),
         "",
+        *ignored_section(summary),
         "## Time per stage (summed over documents, seconds)",
         "",
         "| stage | seconds |",
         "|---|---|",
         *(f"| {stage} | {seconds} |" for stage, seconds in stages.items()),
+        "",
+        "(`ocr` is the part of `parse` that tesseract took.)",
         "",
         "## Slowest documents",
         "",

@@ -43,6 +43,7 @@ def sync(
     embedder: BlockName | None = None,
     address: Annotated[str | None, Field(pattern=r"^(tcp|tls|ucx|inproc)://\S+$")] = None,
     cluster: BlockName | None = None,
+    rehash: bool = False,
 ):
     """Bring a LanceDB table in step with its sources: add, update and delete documents.
 
@@ -70,6 +71,8 @@ def sync(
         embedder: Name of a docflow embedder block (model, device, batch size).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
+        rehash: Read and hash every document, not only those whose size, mtime, ctime or
+            inode (object stores: version or ETag) differ from what the ledger recorded.
     """
     try:
         inputs = resolve(
@@ -80,4 +83,4 @@ def sync(
     except ValueError as exc:
         return refused(str(exc))
     options = SyncOptions(dry_run, allow_mass_delete, max_delete_fraction)
-    return run_ingest(inputs.paths, inputs.settings(batch_size), False, inputs.retry_policies, options)
+    return run_ingest(inputs.paths, inputs.settings(batch_size), False, inputs.retry_policies, options, rehash)

@@ -12,6 +12,24 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; then
     else sudo apt-get update -qq && sudo apt-get install -y -qq libmagic1 >/dev/null; fi
 fi
 
+# OCR (tesseract + its English data; poppler-utils renders scanned PDF pages) and pandoc
+# (.odt .rtf .epub .org .rst): about 200 MB and 40 s on a fresh machine here. More OCR
+# languages: apt-get install tesseract-ocr-deu ... and set DOCFLOW_OCR_LANGUAGES=eng+deu.
+formats="tesseract-ocr tesseract-ocr-eng poppler-utils pandoc"
+# LibreOffice converts .doc/.ppt; 275 MB and about a minute more, so it is opt-in. Without it a
+# .doc/.ppt fails with a message naming this switch.
+if [ "${DOCFLOW_WITH_LIBREOFFICE:-0}" = 1 ]; then
+    formats="$formats libreoffice-writer-nogui libreoffice-impress-nogui"
+fi
+missing=$(for package in $formats; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || echo "$package"
+done)
+if [ -n "$missing" ]; then
+    echo "setup: installing" $missing >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null; fi
+fi
+
 # The UI tests drive Debian's chromium (no browser download); only the test command asks for it.
 if [ "${DOCFLOW_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     echo "setup: installing chromium for the UI tests" >&2

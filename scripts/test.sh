@@ -3,5 +3,5 @@
 # end-to-end flows on a real Prefect server, Dask cluster and LanceDB). Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DOCFLOW_WITH_BROWSER=1 scripts/setup.sh
+DOCFLOW_WITH_BROWSER=1 DOCFLOW_WITH_LIBREOFFICE=1 scripts/setup.sh
 exec .venv/bin/python -m pytest "$@"

@@ -1,13 +1,19 @@
 """Group elements into retrieval chunks with unstructured's chunk_by_title.
 
 Chunks keep the metadata a search result needs to be shown and trusted: first page, the
-section title they fall under, and the element types they were built from."""
+section title they fall under (a spreadsheet's sheet name when the sheet has no title), and
+the element types they were built from, plus `OCR` when some of their text was read by OCR
+(so retrieval can weigh or show it). A spreadsheet's sheets never share a chunk."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tasks.ocr import is_ocr
+
+OCR_MARK = "OCR"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ def chunk_elements(elements: Sequence[Any], settings: ChunkSettings) -> list[Chu
         combine_text_under_n_chars=settings.combine_under_n_chars,
         overlap=settings.overlap,
         include_orig_elements=True,
+        multipage_sections=not any(_sheet(e) for e in elements),
     )
     chunks = []
     for composite in composites:
@@ -50,7 +57,7 @@ def chunk_elements(elements: Sequence[Any], settings: ChunkSettings) -> list[Chu
                 text=text,
                 page=_first_page(composite, originals),
                 title=_section_title(originals),
-                element_types=tuple(dict.fromkeys(type(e).__name__ for e in originals)),
+                element_types=_element_types(originals),
             )
         )
     return chunks
@@ -65,4 +72,14 @@ def _section_title(originals: list[Any]) -> str | None:
     for element in originals:
         if type(element).__name__ == "Title":
             return element.text.strip()[:300] or None
-    return None
+    return next((_sheet(e) for e in originals if _sheet(e)), None)
+
+
+def _sheet(element: Any) -> str | None:
+    """The sheet name unstructured's spreadsheet partitioner puts in `page_name`."""
+    return getattr(element.metadata, "page_name", None)
+
+
+def _element_types(originals: list[Any]) -> tuple[str, ...]:
+    types = tuple(dict.fromkeys(type(e).__name__ for e in originals))
+    return (*types, OCR_MARK) if any(is_ocr(e) for e in originals) else types

@@ -9,7 +9,7 @@ can claim at most `memory_mb` of new address space before its allocations fail.
   may not have multiprocessing children. A fork also starts in tens of milliseconds because
   the child shares everything the parent already imported and loaded (copy-on-write), where a
   spawned interpreter would re-import unstructured and spaCy for seconds per document
-  (tests/reliability/fork_overhead.py measures the cost).
+  (benchmarks/fork_overhead.py measures the cost).
 - The memory cap is RLIMIT_AS set to the child's address space at fork time plus `memory_mb`:
   a worker already maps gigabytes (torch, the model, thread stacks), so an absolute cap would
   leave the child no room at all. Address space, not RSS, because the kernel enforces it at

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from docflow.models import DocOutcome, DocRef, DocStatus, ErrorClass, StageTimings
+from tasks.versions import LEDGER_COLUMNS, RecordedVersions
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -22,6 +23,13 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("fingerprint", pa.string()),
         pa.field("content_sha256", pa.string()),
         pa.field("size", pa.int64()),
+        # The cheap version of those bytes (tasks.versions): what discovery compares to decide
+        # whether a document must be read again.
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("ctime_ns", pa.int64()),
+        pa.field("inode", pa.int64()),
+        pa.field("observed_ns", pa.int64()),
+        pa.field("source_version", pa.string()),
         pa.field("source_path", pa.string()),
         pa.field("doc_type", pa.string()),
         pa.field("status", pa.string()),
@@ -84,6 +92,11 @@ def ledger_rows(entries: Sequence[LedgerEntry], run_id: str) -> pa.Table:
                 "fingerprint": doc.fingerprint,
                 "content_sha256": doc.content_sha256,
                 "size": doc.size,
+                "mtime_ns": doc.mtime_ns,
+                "ctime_ns": doc.ctime_ns,
+                "inode": doc.inode,
+                "observed_ns": doc.observed_ns,
+                "source_version": doc.version,
                 "source_path": doc.path,
                 "doc_type": doc.doc_type,
                 "status": outcome.status.value,
@@ -133,9 +146,41 @@ def upsert(table, entries: Sequence[LedgerEntry], run_id: str) -> None:
 
 
 def read_all(table, columns: Sequence[str] | None = None) -> pa.Table:
+    """A projection reads only the columns asked for (a sync of a large corpus reads two)."""
     if table is None:
         return LEDGER_SCHEMA.empty_table()
-    return table.to_arrow().select(list(columns)) if columns else table.to_arrow()
+    if not columns:
+        return table.to_arrow()
+    total = table.count_rows()
+    if total == 0:
+        return LEDGER_SCHEMA.empty_table().select(list(columns))
+    return table.search().select(list(columns)).limit(total).to_arrow()
+
+
+def recorded_versions(table) -> RecordedVersions:
+    """Every document's cheap version and sha256, from one columnar scan."""
+    if table is None or table.count_rows() == 0:
+        return RecordedVersions()
+    return RecordedVersions(read_all(table, LEDGER_COLUMNS))
+
+
+def refresh_versions(table, docs: Sequence[DocRef]) -> None:
+    """Record a newer stat for documents whose bytes were hashed again and found unchanged (a
+    touch): the next run's quick check then reuses their hash instead of reading them again."""
+    if not docs:
+        return
+    rows = pa.Table.from_pylist(
+        [
+            {"doc_id": d.doc_id, "mtime_ns": d.mtime_ns, "ctime_ns": d.ctime_ns, "inode": d.inode,
+             "observed_ns": d.observed_ns, "source_version": d.version}
+            for d in docs
+        ],
+        schema=pa.schema([LEDGER_SCHEMA.field(name) for name in _VERSION_FIELDS]),
+    )
+    table.merge_insert("doc_id").when_matched_update_all().execute(rows)
+
+
+_VERSION_FIELDS = ("doc_id", "mtime_ns", "ctime_ns", "inode", "observed_ns", "source_version")
 
 
 def fingerprints(table) -> dict[str, str]:

@@ -9,6 +9,10 @@ type: left to itself, unstructured sniffs text files and routes a `.txt` whose l
 the same number of commas to its CSV partitioner (which then fails on a latin-1 byte), one that
 starts like a mail header to the e-mail partitioner, and so on.
 
+Scans and images go through OCR (tasks.ocr); the formats that need a system tool (pandoc,
+LibreOffice, tesseract) fail with a message naming the tool and the command that installs it
+when it is absent, never as an ignored file.
+
 `limited` runs a parse in a forked child with a time and a memory cap (tasks.isolation), so
 one pathological document fails alone instead of stalling or killing the worker."""
 
@@ -17,23 +21,36 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import signal
 import tempfile
+from collections import Counter
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
+from tasks import ocr
 from tasks.errors import MissingError, ParseError, ResourceError
 from tasks.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
+from tasks.ocr import OcrSettings
 
 log = logging.getLogger(__name__)
 
 PARSER_NAME = "unstructured"
 # Part of the parser version, hence of every fingerprint: bumped when docflow changes what a
-# document parses into (2: the extension decides the partitioner, not content sniffing).
-PARSE_RULES_REVISION = 2
-PDF_STRATEGY = "fast"  # layout models would need hub downloads; fast uses the text layer
+# document parses into (2: the extension decides the partitioner, not content sniffing; 3: OCR
+# of scans and images, .rst through its own partitioner).
+PARSE_RULES_REVISION = 3
+# Layout models (`hi_res`) would need hub downloads: the text layer is read by `fast`, and
+# pages without one are OCRed (tasks.ocr).
+PDF_STRATEGY = "fast+ocr"
 LANGUAGES = ("eng",)
+
+IMAGE_TYPES = frozenset({"png", "jpg", "tiff", "bmp", "gif", "webp", "heic"})
+# unstructured converts these with pandoc; .odt is read here through pandoc's HTML writer
+# because Debian's pandoc 2.17 cannot write DOCX (unstructured's route) in sandbox mode.
+PANDOC_TYPES = frozenset({"odt", "rtf", "epub", "org", "rst"})
+LIBREOFFICE_TYPES = frozenset({"doc", "ppt"})
+LIBREOFFICE_SETUP = "DOCFLOW_WITH_LIBREOFFICE=1 scripts/setup.sh"
 
 ParseFn = Callable[[str, str], list[Any]]
 
@@ -44,35 +61,109 @@ def parser_version() -> str:
     return f"{PARSER_NAME}=={version('unstructured')}+docflow.{PARSE_RULES_REVISION}"
 
 
-def parse_document(path: str, doc_type: str) -> list[Any]:
+def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:
     if not os.path.exists(path):
         raise MissingError(f"file vanished before parsing: {path}", stage="parse")
     if os.path.getsize(path) == 0:
         raise ParseError("empty file (0 bytes)", stage="parse")
     if doc_type == "pdf":
-        validate_pdf(path)
-    elements = [e for e in _partition(path, doc_type) if (getattr(e, "text", "") or "").strip()]
+        found = _parse_pdf(path, ocr_settings)
+    elif doc_type in IMAGE_TYPES:
+        found = ocr.ocr_image_file(path, ocr_settings)
+    else:
+        _require_tool(doc_type, path)
+        found = _partition(path, doc_type)
+    elements = [e for e in found if (getattr(e, "text", "") or "").strip()]
     if not elements:
-        detail = "no text layer (scanned?)" if doc_type == "pdf" else "no text content"
+        detail = "no text layer and no text found by OCR" if doc_type in IMAGE_TYPES | {"pdf"} else "no text content"
         raise ParseError(f"no elements extracted from a non-empty {doc_type} file: {detail}")
     return elements
+
+
+def _parse_pdf(path: str, ocr_settings: OcrSettings) -> list[Any]:
+    """The text layer where a page has one, OCR for the pages that do not."""
+    page_count = validate_pdf(path)
+    elements = _partition(path, "pdf")
+    characters: Counter[int] = Counter()
+    for element in elements:
+        characters[element.metadata.page_number] += len((element.text or "").strip())
+    scanned = [p for p in range(1, page_count + 1) if characters[p] < ocr.MIN_TEXT_LAYER_CHARS]
+    if not scanned:
+        return elements
+    kept = [e for e in elements if e.metadata.page_number not in scanned]
+    read = ocr.ocr_pdf_pages(path, scanned, page_count, ocr_settings)
+    return sorted(kept + read, key=lambda e: e.metadata.page_number or 0)
+
+
+def _require_tool(doc_type: str, path: str) -> None:
+    if doc_type in LIBREOFFICE_TYPES and shutil.which("soffice") is None:
+        raise ParseError(
+            f"needs LibreOffice: run {LIBREOFFICE_SETUP} to index .doc/.ppt files, then "
+            "docflow ingest --retry-failed",
+            stage="parse",
+        )
+    if doc_type in LIBREOFFICE_TYPES:
+        _require_ole(path, doc_type)
+    if doc_type in PANDOC_TYPES and shutil.which("pandoc") is None:
+        raise ParseError(
+            f"needs pandoc for .{doc_type} files: run scripts/setup.sh, then docflow ingest "
+            "--retry-failed",
+            stage="parse",
+        )
+
+
+def _require_ole(path: str, doc_type: str) -> None:
+    """LibreOffice opens any bytes it cannot place as plain text, so a damaged .doc would be
+    indexed as garbage: the 97-2003 formats are OLE2 compound files, and anything else is
+    refused before conversion."""
+    import olefile
+
+    if not olefile.isOleFile(path):
+        raise ParseError(
+            f"corrupt .{doc_type}: not an OLE2 (Office 97-2003) file; if it is RTF or HTML "
+            "saved under this name, rename it",
+            stage="parse",
+        )
 
 
 def _partition(path: str, doc_type: str) -> list[Any]:
     from unstructured.file_utils.model import FileType
     from unstructured.partition.auto import partition
 
-    return partition(
-        filename=path,
-        content_type=FileType.from_extension(f".{doc_type}").mime_type,
-        strategy=PDF_STRATEGY,
-        languages=list(LANGUAGES),
-        include_page_breaks=False,
-    )
+    if doc_type == "odt":
+        return _partition_odt(path)
+    try:
+        return partition(
+            filename=path,
+            content_type=FileType.from_extension(f".{doc_type}").mime_type,
+            strategy="fast",
+            languages=list(LANGUAGES),
+            include_page_breaks=False,
+        )
+    except FileNotFoundError as exc:
+        if doc_type in LIBREOFFICE_TYPES and os.path.exists(path):
+            # The converted file is what is missing: LibreOffice could not read this one.
+            raise ParseError(f"LibreOffice could not convert this .{doc_type} file: {exc}", stage="parse") from exc
+        raise
+    except RuntimeError as exc:
+        if doc_type in PANDOC_TYPES:
+            raise ParseError(f"pandoc could not read this .{doc_type} file: {exc}", stage="parse") from exc
+        raise
 
 
-def validate_pdf(path: str) -> None:
-    """pypdf reads the whole cross-reference structure, which is where truncation and
+def _partition_odt(path: str) -> list[Any]:
+    import pypandoc
+    from unstructured.partition.html import partition_html
+
+    try:
+        html = pypandoc.convert_file(path, "html", format="odt", sandbox=True)
+    except RuntimeError as exc:
+        raise ParseError(f"pandoc could not read this .odt file: {exc}", stage="parse") from exc
+    return partition_html(text=html, languages=list(LANGUAGES))
+
+
+def validate_pdf(path: str) -> int:
+    """The page count. pypdf reads the whole cross-reference structure, which is where truncation and
     corruption show; encryption is refused here rather than producing garbage."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -88,12 +179,13 @@ def validate_pdf(path: str) -> None:
         raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}", stage="parse") from exc
     if pages == 0:
         raise ParseError("corrupt PDF: no pages", stage="parse")
+    return pages
 
 
 # A small plain-text document can hold no decompression bomb and parses in milliseconds, while
 # a fork costs 30-45 ms here (benchmarks/fork_overhead.py): such documents parse in-process.
 # PDFs and the zip-based formats are always isolated, and so is any large file.
-IN_PROCESS_TYPES = frozenset({"txt", "md", "html", "csv", "json", "eml"})
+IN_PROCESS_TYPES = frozenset({"txt", "md", "html", "csv", "tsv", "json", "eml"})
 IN_PROCESS_MAX_BYTES = 256 * 1024
 
 
@@ -122,17 +214,25 @@ def limited(parse: ParseFn, limits: Limits) -> ParseFn:
         if doc_type in IN_PROCESS_TYPES and _size(path) <= IN_PROCESS_MAX_BYTES:
             return parse(path, doc_type)
         _warm_up(doc_type)
+        progress = ocr.PageProgress()
+
+        def reporting_parse() -> list[Any]:
+            with ocr.reporting_to(progress):
+                return parse(path, doc_type)
+
         try:
-            return run_isolated(partial(parse, path, doc_type), limits)
+            return run_isolated(reporting_parse, limits)
         except LimitExceeded as exc:
             setting = "PARSE_TIMEOUT_S" if exc.resource_name == "time" else "PARSE_MEMORY_MB"
-            raise ParseError(f"parse {exc} (DOCFLOW_{setting})", stage="parse") from exc
+            raise ParseError(f"parse {exc}{progress.describe()} (DOCFLOW_{setting})", stage="parse") from exc
         except RemoteError as exc:  # an exception type that cannot be pickled, e.g. lxml's
             raise ParseError(str(exc), stage="parse") from exc
         except ChildDied as exc:
             if exc.signal_number == signal.SIGKILL:
                 raise ResourceError(f"parse process {exc} (out of memory?)", stage="parse") from exc
             raise ParseError(f"parse process {exc}", stage="parse") from exc
+        finally:
+            progress.close()
 
     return run
 
@@ -154,7 +254,7 @@ def _warm_up(doc_type: str) -> None:
             path = os.path.join(tmp, f"sample.{doc_type}")
             with open(path, "wb") as handle:
                 handle.write(_SAMPLES[doc_type]())
-            _partition(path, doc_type)
+            parse_document(path, doc_type)
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("warm-up parse of a %s sample failed: %r", doc_type, exc)
 
@@ -206,6 +306,17 @@ def _pptx_sample() -> bytes:
     return buffer.getvalue()
 
 
+def _image_sample() -> bytes:
+    """A line of text as a PNG (any image suffix: PIL reads the content, not the name)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (900, 80), 255)
+    ImageDraw.Draw(image).text((10, 20), _SENTENCE, font=ImageFont.load_default(size=24), fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 _SAMPLES: dict[str, Callable[[], bytes]] = {
     "txt": _text_sample("Warm-up\n\n{}\n"),
     "md": _text_sample("# Warm-up\n\n{}\n"),
@@ -216,4 +327,4 @@ _SAMPLES: dict[str, Callable[[], bytes]] = {
     "pdf": _pdf_sample,
     "docx": _docx_sample,
     "pptx": _pptx_sample,
-}
+} | {image_type: _image_sample for image_type in IMAGE_TYPES}

@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -31,15 +32,16 @@ from docflow.models import (
     StageTimings,
     Target,
 )
-from tasks import caps, checkpoint, credentials, ledger, resume, store
+from tasks import caps, checkpoint, credentials, ledger, ocr, resume, store, versions
 from tasks.chunk import Chunk, ChunkSettings, chunk_elements
 from tasks.discover import document_fingerprint
 from tasks.embed import embed_texts, set_threads
 from tasks.errors import DocflowError, DocflowSystemError, ParseError, classify
 from tasks.isolation import Limits
+from tasks.ocr import OcrSettings
 from tasks.parse import limited, parse_document
 from tasks.retry import PolicyExhausted, RetryPolicies, call_with_policy
-from tasks.snapshot import snapshot
+from tasks.snapshot import Snapshot, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class BatchContext:
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
+    ocr: OcrSettings = OcrSettings()
     # tasks.caps: the time cap's growth per MB, text and chunks per document (0: off).
     parse_timeout_s_per_mb: float = 0.0
     max_text_chars: int = 0
@@ -78,6 +81,7 @@ class _Prepared:
     attempts: int
     parse_s: float
     chunk_s: float
+    ocr_s: float = 0.0
 
 
 def process_batch(
@@ -132,13 +136,15 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     version too: a parse failure of new bytes must not be checkpointed as the old bytes'."""
     t0 = time.monotonic()
     timeout_s = caps.parse_timeout(ctx.parse_timeout_s, ctx.parse_timeout_s_per_mb, doc.size)
-    parse = limited(parse_document, Limits(timeout_s, ctx.parse_memory_mb))
+    parse = limited(
+        partial(parse_document, ocr_settings=ctx.ocr), Limits(timeout_s, ctx.parse_memory_mb)
+    )
     version = doc
 
     def read_and_parse():
         nonlocal version
         with snapshot(doc.path) as copy:
-            version = _as_parsed(doc, copy.content_sha256, copy.size, ctx)
+            version = _as_parsed(doc, copy, ctx)
             return parse(copy.path, doc.doc_type)
 
     try:
@@ -157,15 +163,20 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         return version, _failure(version, exhausted.error, parsed.attempts, parse_s=t1 - t0)
-    return version, _Prepared(version, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1)
+    ocr_s = ocr.seconds(parsed.value)
+    return version, _Prepared(version, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1, ocr_s)
 
 
-def _as_parsed(doc: DocRef, content_sha256: str, size: int, ctx: BatchContext) -> DocRef:
-    if content_sha256 == doc.content_sha256:
-        return doc
-    log.warning("%s changed after discovery; recording the version that was parsed", doc.doc_id)
-    fingerprint = document_fingerprint(content_sha256, ctx.pipeline_fingerprint)
-    return replace(doc, content_sha256=content_sha256, size=size, fingerprint=fingerprint)
+def _as_parsed(doc: DocRef, copy: Snapshot, ctx: BatchContext) -> DocRef:
+    """The ledger records the cheap version (stat, ETag) the worker saw around its own read,
+    so the next run's quick check vouches for exactly the bytes that were parsed."""
+    stamped = versions.stamped(doc, copy.stat, copy.observed_ns, copy.version)
+    if copy.content_sha256 == doc.content_sha256:
+        return stamped
+    if doc.content_sha256:  # "" : a changed object that discovery left to this fetch
+        log.warning("%s changed after discovery; recording the version that was parsed", doc.doc_id)
+    fingerprint = document_fingerprint(copy.content_sha256, ctx.pipeline_fingerprint)
+    return replace(stamped, content_sha256=copy.content_sha256, size=copy.size, fingerprint=fingerprint)
 
 
 def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
@@ -239,7 +250,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
             attempts=p.attempts,
             stage="done",
             size=p.doc.size,
-            timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share),
+            timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share, p.ocr_s),
         )
     return outcomes
 

@@ -9,7 +9,7 @@ holds exactly that outcome's chunks, all of that fingerprint. Such a document ge
 checkpoint and is skipped. Anything short of that proof is redone.
 
 The ledger is read only for documents without a checkpoint, so a rerun of a finished corpus
-never touches it."""
+never touches it; the checkpoints of a whole corpus are listed, not read one by one."""
 
 from __future__ import annotations
 
@@ -21,13 +21,19 @@ from tasks import checkpoint, ledger, store
 
 # Beyond this many documents one filtered scan of the whole table beats an IN (...) list.
 IN_LIST_MAX = 2000
+# Beyond this many documents a listing of the 256 checkpoint shards beats a read per document.
+LIST_ABOVE = 256
 
 
 def finished(
     target: Target, generation: str, results, docs: Sequence[DocRef], write: bool = True
 ) -> set[str]:
-    """`write=False` (a dry run) only answers; the proven checkpoints are not written."""
-    done = checkpoint.finished(results, generation, docs)
+    """`write=False` (a dry run) only answers; the proven checkpoints are not written. A corpus
+    is answered from one listing of the checkpoints, a batch from its own records."""
+    if len(docs) > LIST_ABOVE:
+        done = checkpoint.finished_listed(target.checkpoint_dir, generation, docs, target.options)
+    else:
+        done = checkpoint.finished(results, generation, docs)
     rest = {d.doc_id: d for d in docs if d.doc_id not in done}
     if rest and generation:
         done |= restore(target, generation, results, rest, write)

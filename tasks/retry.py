@@ -91,7 +91,6 @@ def call_with_policy(
     stage: str,
     policies: RetryPolicies,
     sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[DocflowError, int, float], None] | None = None,
 ) -> Attempted[T]:
     """Run `fn`, retrying per the policy of whatever class its exception falls in."""
     attempt = 1
@@ -103,8 +102,5 @@ def call_with_policy(
             policy = policies.for_class(error.error_class)
             if policy.stop_run or attempt > policy.retries:
                 raise PolicyExhausted(error, attempt) from exc
-            wait = policy.delay(attempt)
-            if on_retry is not None:
-                on_retry(error, attempt, wait)
-            sleep(wait)
+            sleep(policy.delay(attempt))
             attempt += 1

@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from tasks import remote
+from tasks.versions import FileStat
 from tasks.errors import MissingError
 
 _BLOCK = 1 << 20
@@ -34,6 +36,12 @@ class Snapshot:
     path: str  # the private copy to parse
     content_sha256: str
     size: int
+    # The cheap version of the bytes read (tasks.versions): a local file's stat before and
+    # after the read when they agree, else None; an object's version id or ETag before and
+    # after the GET when they agree, else "".
+    stat: FileStat | None = None
+    observed_ns: int = 0
+    version: str = ""
 
 
 @contextmanager
@@ -45,29 +53,34 @@ def snapshot(source: str) -> Iterator[Snapshot]:
     try:
         copy = os.path.join(directory, name)
         with open(copy, "wb") as writer:
-            digest, size = _fetch(source, writer) if is_remote else _read(source, writer)
-        yield Snapshot(copy, digest, size)
+            digest, size, stat, version = _fetch(source, writer) if is_remote else _read(source, writer)
+        yield Snapshot(copy, digest, size, stat, time.time_ns(), version)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _read(path: str, writer: BinaryIO) -> tuple[str, int]:
+def _read(path: str, writer: BinaryIO) -> tuple[str, int, FileStat | None, str]:
     try:
         reader = open(path, "rb")
     except FileNotFoundError as exc:
         raise MissingError(f"file vanished before parsing: {path}", stage="parse") from exc
     digest, size = hashlib.sha256(), 0
     with reader:
+        before = FileStat.of(os.fstat(reader.fileno()))
         while block := reader.read(_BLOCK):
             digest.update(block)
             writer.write(block)
             size += len(block)
-    return digest.hexdigest(), size
+        after = FileStat.of(os.fstat(reader.fileno()))
+    return digest.hexdigest(), size, before if before == after else None, ""
 
 
-def _fetch(url: str, writer: BinaryIO) -> tuple[str, int]:
-    """One plain GET (fsspec's `cat_file`): no HEAD or range requests, which not every server
-    answers, and no ETag pinned by a listing this process cached earlier."""
+def _fetch(url: str, writer: BinaryIO) -> tuple[str, int, None, str]:
+    """One plain GET (fsspec's `cat_file`): no range requests, which not every server answers,
+    and no ETag pinned by a listing this process cached earlier. The object's version is asked
+    before and after it (no body is fetched for that)."""
+    before = remote.current_version(url)
     data = remote.fetch(url)
     writer.write(data)
-    return hashlib.sha256(data).hexdigest(), len(data)
+    version = before if before == remote.current_version(url) else ""
+    return hashlib.sha256(data).hexdigest(), len(data), None, version

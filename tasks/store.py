@@ -137,12 +137,16 @@ def ensure_chunk_table(db, name: str, dim: int, pipeline: dict):
 
 
 def ensure_table(db, name: str, schema: pa.Schema):
+    """A table written by an older docflow gains the columns added since, empty."""
     table = open_table(db, name)
     if table is None:
         # Another process may create it between our check and our create; theirs wins.
         with contextlib.suppress(ValueError, OSError):
             db.create_table(name, schema=schema)
         table = db.open_table(name)
+    missing = [field for field in schema if field.name not in table.schema.names]
+    if missing:
+        table.add_columns(missing)
     return table
 
 

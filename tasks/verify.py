@@ -35,9 +35,6 @@ class VerifyReport:
     def consistent(self) -> bool:
         return not any(self.problems.values())
 
-    def affected(self) -> set[str]:
-        return {doc_id for ids in self.problems.values() for doc_id in ids}
-
     def as_dict(self) -> dict:
         return {
             "consistent": self.consistent,

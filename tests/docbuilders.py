@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
+
+
+def noise(size: int = 8192) -> bytes:
+    """Random bytes from a fixed seed: the same "corrupt file" on every run."""
+    return random.Random(6).randbytes(size)
 
 
 def paragraphs(topic: str, n: int = 3) -> list[str]:
@@ -136,3 +142,123 @@ def make_corpus(root: Path, count: int, kinds: tuple[str, ...] = ("txt", "md", "
         kind = kinds[i % len(kinds)]
         made.append(BUILDERS[kind](root / f"doc{i:04d}.{kind}", topic=f"Topic {i}"))
     return made
+
+
+# --- scans, images and the formats that need extras or system tools --------------------------
+
+SCANNED_PARAGRAPH = (
+    "Quarterly invoice reconciliation for the Lisbon warehouse shows eleven pallets of copper "
+    "wire arrived late because the harbour crane failed on Tuesday morning. The auditor asked "
+    "for signed delivery notes from every carrier before the accounts are closed."
+)
+
+
+def text_image(text: str = SCANNED_PARAGRAPH, width: int = 1700, font_px: int = 40):
+    """`text` rendered black on white like a 200 dpi scan of a printed page (PIL's bundled
+    font, so the test needs no system fonts)."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=font_px)
+    lines = textwrap.wrap(text, width=int(width / (font_px * 0.55)))
+    image = Image.new("L", (width, int(width * 1.3)), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((font_px * 3, font_px * 3 + i * int(font_px * 1.5)), line, font=font, fill=0)
+    return image
+
+
+def make_image(path: Path, text: str = SCANNED_PARAGRAPH) -> Path:
+    """An image of text in the format the suffix names (PNG, JPEG, TIFF, BMP, GIF, WebP)."""
+    image = text_image(text)
+    image.convert("RGB").save(path) if path.suffix.lower() in (".jpg", ".jpeg") else image.save(path)
+    return path
+
+
+def make_scanned_pdf(path: Path, texts: tuple[str, ...] = (SCANNED_PARAGRAPH,)) -> Path:
+    """One image-only page per text: what a scanner produces (no text layer at all)."""
+    images = [text_image(t) for t in texts]
+    images[0].save(path, "PDF", resolution=200, save_all=True, append_images=images[1:])
+    return path
+
+
+def make_mixed_pdf(path: Path, typed: str, scanned: str = SCANNED_PARAGRAPH) -> Path:
+    """Page 1 has a text layer holding `typed`; page 2 is a scan of `scanned`."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(io.BytesIO(pdf_bytes([[typed]]))).pages[0])
+    scan = io.BytesIO()
+    text_image(scanned).save(scan, "PDF", resolution=200)
+    writer.add_page(PdfReader(scan).pages[0])
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def make_xlsx(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def make_xls(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    import xlwt
+
+    book = xlwt.Workbook()
+    for name, rows in sheets.items():
+        sheet = book.add_sheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
+def make_tsv(path: Path, rows: list[list[str]]) -> Path:
+    path.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def pandoc_convert(markdown: str, path: Path) -> Path:
+    """`markdown` written in the format of `path`'s suffix by the pandoc binary (.odt, .rtf,
+    .epub, .org, .rst, ...)."""
+    import subprocess
+
+    to = {".odt": "odt", ".rtf": "rtf", ".epub": "epub", ".org": "org", ".rst": "rst"}[path.suffix]
+    extra = ["--standalone"] if to == "rtf" else []
+    subprocess.run(
+        ["pandoc", "--from", "markdown", "--to", to, *extra, "-o", str(path)],
+        input=markdown.encode(), check=True, capture_output=True, timeout=120,
+    )
+    return path
+
+
+def libreoffice_convert(source: Path, suffix: str) -> Path:
+    """`source` (.docx or .pptx) saved by headless LibreOffice in the legacy binary format
+    `suffix` (.doc or .ppt), next to it."""
+    import subprocess
+    import tempfile
+
+    filters = {".doc": "doc:MS Word 97", ".ppt": "ppt:MS PowerPoint 97"}
+    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile:  # never in a corpus
+        subprocess.run(
+            ["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to",
+             filters[suffix], "--outdir", str(source.parent), str(source)],
+            check=True, capture_output=True, timeout=180,
+        )
+    return source.with_suffix(suffix)
+
+
+def make_xml(path: Path, topic: str = "XML") -> Path:
+    items = "".join(f"<item><text>{p}</text></item>" for p in paragraphs(topic, 2))
+    path.write_text(f"<?xml version='1.0' encoding='utf-8'?><catalog>{items}</catalog>", encoding="utf-8")
+    return path

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from tests import docbuilders as b
-from tests.s3server import moto_s3
+from tests.s3server import client as s3_client
+from tests.s3server import moto_s3, object_gets
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +95,34 @@ def test_credentials_from_storage_options_alone(cli, s3, tmp_path):
     assert run("verify", "--db", db, "--source", str(src))["consistent"]
     assert run("search", "Topic", "--db", db, "-k", "1")["hits"]
     assert run("export", "--out", str(tmp_path / "snap"), "--db", db)["rows"] > 0
+
+
+def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(cli, tmp_path):
+    """The listing's ETags decide what to fetch: a no-op sync GETs no object body, a changed
+    object is fetched exactly once (by the worker that parses it), and an object re-uploaded
+    with identical bytes keeps its ETag and is neither fetched nor reprocessed."""
+    log_path = tmp_path / "moto.log"
+    with open(log_path, "w") as log, moto_s3(log=log) as env:
+        client = s3_client(env)
+        local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
+        for path in local:
+            client.put_object(Bucket="docflow", Key=f"docs/{path.name}", Body=path.read_bytes())
+        db = str(tmp_path / "db")
+
+        def sync(*extra):
+            mark = log_path.stat().st_size
+            result = cli("sync", "s3://docflow/docs", "--db", db, "--json", *extra, env=env)
+            assert result.returncode == 0, result.stderr[-3000:]
+            return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "docs/")
+
+        first, gets = sync()
+        assert first["documents_processed"] == 4 and gets == 4
+        idle, gets = sync()
+        assert (idle["documents_processed"], idle["documents_skipped"], gets) == (0, 4, 0)
+        b.make_txt(local[0], topic="Changed in the bucket", n=2)
+        client.put_object(Bucket="docflow", Key=f"docs/{local[0].name}", Body=local[0].read_bytes())
+        client.put_object(Bucket="docflow", Key=f"docs/{local[1].name}", Body=local[1].read_bytes())
+        changed, gets = sync()
+        assert (changed["documents_processed"], changed["documents_skipped"], gets) == (1, 3, 1)
+        rehashed, gets = sync("--rehash")
+        assert (rehashed["documents_processed"], gets) == (0, 4)

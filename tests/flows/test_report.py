@@ -38,8 +38,17 @@ def test_counters_accumulate_batches_failures_and_worker_memory():
     assert summary["chunks_written"] == 3
     assert summary["failures_by_class"]["parse"] == 1 and summary["failures_by_class"]["missing"] == 1
     assert summary["worker_peak_rss_mb"] == {"host:1": 600.0}
-    assert summary["stage_s"]["embed"] == 1.0
+    assert summary["stage_s"]["embed"] == 1.0 and summary["stage_s"]["ocr"] == 0.0
     assert counters.slowest_documents()[0] == ("a.txt", 1.8)
+
+
+def test_ignored_files_are_in_the_report_by_reason_and_extension():
+    counters = RunCounters(documents_ignored=3, ignored_by_reason={"unknown_extension": 2, "excluded": 1},
+                           ignored_by_extension={".zip": 2})
+    markdown = render_markdown(counters.as_dict(), [], "docflow ingest src")
+    assert "| documents_ignored | 3 |" in markdown
+    assert "| unknown_extension | 2 |" in markdown and "| excluded | 1 |" in markdown
+    assert "| .zip | 2 |" in markdown
 
 
 def test_markdown_report_contains_every_counter_and_what_to_do():
@@ -52,7 +61,7 @@ def test_markdown_report_contains_every_counter_and_what_to_do():
             assert f"| {key} | {summary[key]} |" in markdown
     for cls in ("transient", "missing", "resource", "parse", "system"):
         assert f"| {cls} |" in markdown
-    for stage in ("discover", "parse", "chunk", "embed", "write"):
+    for stage in ("discover", "parse", "ocr", "chunk", "embed", "write"):
         assert f"| {stage} |" in markdown
     assert "| a.txt | 1.8 |" in markdown and "| host:1 | 600.0 |" in markdown
     assert "No space left on device" in markdown

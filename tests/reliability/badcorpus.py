@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from docflow.models import ErrorClass
 from tests import docbuilders as b
+from tests.docbuilders import noise
 
 PARSED, FAILED, PROBLEM, IGNORED = "parsed", "failed", "problem", "ignored"
 # The content of the files outside the source root; it must never reach a chunk or the ledger.
@@ -82,10 +82,6 @@ def raw(data: bytes) -> Write:
 
 def topic(make: Callable[..., Path], name: str) -> Write:
     return lambda path: make(path, topic=name)
-
-
-def noise(size: int = 8192) -> bytes:
-    return random.Random(6).randbytes(size)
 
 
 def symlink(doc_id: str, target: Callable[[Path, Path], Path]) -> Build:
@@ -157,6 +153,29 @@ def deep_html(path: Path) -> None:
     path.write_text(f"<html><body>{'<div>' * levels}deep text{'</div>' * levels}</body></html>")
 
 
+def renamed(make: Callable[[Path], Path], real_suffix: str) -> Write:
+    """A real file of one type written under another type's name."""
+
+    def write(path: Path) -> None:
+        made = make(path.with_name(path.name + real_suffix))
+        made.rename(path)
+
+    return write
+
+
+def blank_image(path: Path) -> None:
+    b.text_image("").save(path)
+
+
+def truncated(make: Callable[[Path], Path], keep: float = 0.5) -> Write:
+    def write(path: Path) -> None:
+        make(path)
+        data = path.read_bytes()
+        path.write_bytes(data[: int(len(data) * keep)])
+
+    return write
+
+
 def non_utf8_name(root: Path, outside: Path) -> None:
     Path(os.fsdecode(os.fsencode(root) + b"/caf\xe9.txt")).write_text("a latin-1 file name")
 
@@ -204,6 +223,32 @@ KINDS: tuple[Kind, ...] = (
     failed("random bytes named .pptx", "noise.pptx", PARSE, "Package not found", raw(noise())),
     failed("random bytes named .html", "noise.html", PARSE, "determine file encoding", raw(noise())),
     failed("random bytes named .txt", "noise.txt", PARSE, "determine file encoding", raw(noise())),
+    failed("random bytes named .xlsx", "noise.xlsx", PARSE, "Not a valid XLSX file", raw(noise())),
+    failed("random bytes named .xls", "noise.xls", PARSE, "Not a valid XLSX file", raw(noise())),
+    failed("random bytes named .png", "noise.png", PARSE, "corrupt image", raw(noise())),
+    failed("random bytes named .tiff", "noise.tiff", PARSE, "corrupt image", raw(noise())),
+    failed("random bytes named .msg", "noise.msg", PARSE, "not an Outlook MSG file", raw(noise())),
+    failed("random bytes named .doc", "noise.doc", PARSE, "not an OLE2", raw(noise())),
+    failed("random bytes named .ppt", "noise.ppt", PARSE, "not an OLE2", raw(noise())),
+    failed("random bytes named .odt", "noise.odt", PARSE, "pandoc could not read", raw(noise())),
+    failed("random bytes named .epub", "noise.epub", PARSE, "Invalid EPUB file", raw(noise())),
+    # Scans, images and the formats beyond the core set.
+    parsed("scanned PDF (OCR)", "scans/contract.pdf", "Lisbon warehouse", b.make_scanned_pdf),
+    parsed("PNG screenshot of text (OCR)", "scans/screenshot.png", "Lisbon warehouse", b.make_image),
+    parsed("spreadsheet with two sheets", "sheets/budget.xlsx", "Marguerite Okafor",
+           lambda path: b.make_xlsx(path, {"Budget": [["item", "cost"], ["blades", "4500"]],
+                                           "Staff": [["name"], ["Marguerite Okafor"]]})),
+    failed("image with no text at all", "scans/blank.png", PARSE, "no text found by OCR", blank_image),
+    failed("truncated PNG", "scans/cut.png", PARSE, "corrupt image", truncated(b.make_image, 0.3)),
+    failed("truncated XLSX", "sheets/cut.xlsx", PARSE, "Not a valid XLSX file",
+           truncated(lambda path: b.make_xlsx(path, {"S": [["a", "b"]]}))),
+    # Content that contradicts the extension: reported with both types, never parsed.
+    problem("PNG image named .pdf", "looks-like.pdf", PARSE, "image/png, which contradicts the .pdf",
+            _file("looks-like.pdf", renamed(b.make_image, ".png"))),
+    problem("PDF named .txt", "looks-like.txt", PARSE, "application/pdf, which contradicts the .txt",
+            _file("looks-like.txt", renamed(b.make_pdf, ".pdf"))),
+    problem("DOCX named .png", "looks-like.png", PARSE, "contradicts the .png",
+            _file("looks-like.png", renamed(b.make_docx, ".docx"))),
     # Broken containers and resource bombs (the test runs with 30 s / 512 MB parse caps).
     failed(f"zip-bomb DOCX ({ZIP_BOMB_MB} MB document.xml, ~1 MB zip)", "bomb.docx", PARSE,
            "memory limit", zip_bomb_docx),
@@ -262,6 +307,7 @@ KINDS: tuple[Kind, ...] = (
     problem("FIFO named pipe.txt", "pipe.txt", PARSE, "not a regular file",
             lambda root, outside: os.mkfifo(root / "pipe.txt")),
     ignored("editor lock and temp files", "~$report.docx", temp_files),
+    ignored("unknown extension (.zip)", "archive.zip", _file("archive.zip", raw(b"PK\x05\x06" + bytes(18)))),
     Kind("file vanishes between discovery and parse", "vanishing.txt", FAILED, MISSING,
          "file vanished before parsing", _file("vanishing.txt", b.make_txt),
          after_discovery=lambda path: path.unlink()),

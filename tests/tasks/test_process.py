@@ -29,12 +29,12 @@ def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
     real = process_module.parse_document
     calls = {"n": 0}
 
-    def parse(path, doc_type):
+    def parse(path, doc_type, **options):
         if path.endswith(failing_doc):
             calls["n"] += 1
             if calls["n"] <= times:
                 raise exc
-        return real(path, doc_type)
+        return real(path, doc_type, **options)
 
     monkeypatch.setattr(process_module, "parse_document", parse)
     return calls

@@ -12,6 +12,13 @@ from tasks.process import process_batch
 from tests import docbuilders as b
 
 
+@pytest.fixture(autouse=True, params=["per-record", "listed"])
+def skip_decision(request, monkeypatch):
+    """Every proof below holds whether the checkpoints are read one by one or listed."""
+    if request.param == "listed":
+        monkeypatch.setattr(resume, "LIST_ABOVE", 0)
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: nothing in the batch catches it, so no later write happens."""
 
@@ -105,10 +112,10 @@ def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restore
     bad = docs[1]
     real = process_module.parse_document
 
-    def parse(path, doc_type):
+    def parse(path, doc_type, **options):
         if path.endswith(bad.doc_id):  # the worker parses a private copy of that name
             raise exc
-        return real(path, doc_type)
+        return real(path, doc_type, **options)
 
     monkeypatch.setattr(process_module, "parse_document", parse)
     killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))

@@ -1,0 +1,86 @@
+"""A finished corpus built directly, without running the pipeline: files on disk, a ledger row
+and a checkpoint for every one of them, as a finished ingest would have left them. The scale
+benchmark's discovery mode times discovery and the skip decision on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from benchmarks.scale import build_corpus, doc_text
+from tasks.discover import discover
+
+
+def build_synthetic(source: Path, db: Path, count: int):
+    """(target, generation, pipeline fingerprint) of a table that holds `count` finished
+    documents under `source`."""
+    from docflow.models import DocOutcome, DocRef, DocStatus
+    from docflow.settings import DocflowSettings
+    from flows.ingest import build_pipeline, open_target
+    from tasks import checkpoint, ledger, store, versions
+    from tasks.discover import document_fingerprint
+
+    settings = DocflowSettings(db=str(db))
+    pipeline = build_pipeline(settings)
+    fingerprint = pipeline.config.fingerprint()
+    target, generation = open_target(settings, pipeline)
+    results = checkpoint.open_store(target.checkpoint_dir)
+    template = None
+    keys_root = Path(target.checkpoint_dir) / "keys"
+    results_root = Path(target.checkpoint_dir) / "results"
+    entries: list[ledger.LedgerEntry] = []
+    table = store.connect(target.db).open_table(target.ledger_table)
+    paths = build_corpus(source, count)
+    # A worker hashes a document some time after it was written; one written within the
+    # racy window of its hashing would be hashed again by every run (tasks.versions).
+    time.sleep(versions.RACY_WINDOW_NS / 1e9 + 0.5)
+    for i, path in enumerate(paths):
+        data = doc_text(i).encode()
+        sha = hashlib.sha256(data).hexdigest()
+        stat = versions.FileStat.of(path.stat())
+        doc = DocRef(
+            doc_id=os.path.relpath(path, source),
+            path=str(path),
+            root=str(source),
+            size=stat.size,
+            mtime_ns=stat.mtime_ns,
+            content_sha256=sha,
+            fingerprint=document_fingerprint(sha, fingerprint),
+            doc_type="md" if i % 2 else "txt",
+            ctime_ns=stat.ctime_ns,
+            inode=stat.inode,
+            observed_ns=time.time_ns(),
+        )
+        outcome = DocOutcome(doc.doc_id, doc.fingerprint, DocStatus.DONE, chunk_count=1, size=len(data))
+        key = checkpoint.checkpoint_key(generation, doc)
+        if template is None:  # one record through Prefect's store, the rest as copies of its bytes
+            checkpoint.record(results, generation, doc, outcome, "synthetic")
+            template = ((keys_root / key).read_bytes(), (results_root / key).read_bytes())
+        else:
+            for root, content in zip((keys_root, results_root), template):
+                (root / key).parent.mkdir(parents=True, exist_ok=True)
+                (root / key).write_bytes(content)
+        entries.append(ledger.LedgerEntry(doc, outcome))
+        if len(entries) == 50_000:
+            table.add(ledger.ledger_rows(entries, "synthetic"))
+            entries = []
+    if entries:
+        table.add(ledger.ledger_rows(entries, "synthetic"))
+    store.compact(table)
+    return target, generation, fingerprint
+
+
+def time_decision(source: Path, target, generation: str, fingerprint: str) -> tuple[float, float, int]:
+    """(discovery s, skip decision s, documents found finished), as the flow does them: the
+    ledger's recorded versions are read as part of discovery."""
+    from tasks import checkpoint, ledger, resume, store
+
+    started = time.monotonic()
+    recorded = ledger.recorded_versions(store.connect(target.db).open_table(target.ledger_table))
+    docs = list(discover([str(source)], fingerprint, recorded=recorded).documents)
+    discovered = time.monotonic()
+    results = checkpoint.open_store(target.checkpoint_dir)
+    done = resume.finished(target, generation, results, docs, write=False)
+    return discovered - started, time.monotonic() - discovered, len(done)
