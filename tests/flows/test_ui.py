@@ -48,10 +48,11 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
         page = browser.wait_for_text(
             "docflow-ingest-handbook-report", "docflow-ingest-handbook-failures",
             "docflow-ingest-handbook-documents", "docflow-ingest-handbook-summary",
+            # the cards' descriptions can arrive after their titles
+            "1 failed document", "all 5 documents of this run", "ingest report (completed)",
+            "ingest handbook: 4 done, 1 failed of 5 documents to process",
         )
-        assert "1 failed document" in page and "1 failed documents" not in page, page[-3000:]
-        assert "all 5 documents of this run" in page and "ingest report (completed)" in page, page[-3000:]
-        assert "ingest handbook: 4 done, 1 failed of 5 documents to process" in page, page[-3000:]
+        assert "1 failed documents" not in page
         browser.screenshot(ARTIFACTS / "ui-flow-run-artifacts.png")
 
         browser.click_text("docflow-ingest-handbook-documents")
