@@ -315,7 +315,8 @@ def _retry_batch_on(task, task_run, state) -> bool:
 @task(
     name="process-batch",
     retries=2,
-    retry_delay_seconds=[2, 8],
+    # One number, not a list of delays: Prefect's V1 UI shows a list as "Retry Delay: NaNs".
+    retry_delay_seconds=5,
     retry_condition_fn=_retry_batch_on,
     cache_policy=NO_CACHE,
     persist_result=False,
