@@ -34,6 +34,10 @@ PLANS = {
 STALL_S = 3.0
 
 
+def body(path: str) -> bytes:
+    return f"Remote document {path}. It talks about retrieval over HTTP sources.".encode()
+
+
 class FaultyServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -46,6 +50,14 @@ class FaultyServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the stdlib's name
+        """Headers without an ETag, as many plain file servers send them: discovery then has no
+        version to compare and downloads the document, so the faults below all hit GETs."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body(self.path))))
+        self.end_headers()
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         server: FaultyServer = self.server  # type: ignore[assignment]
@@ -60,13 +72,12 @@ class Handler(BaseHTTPRequestHandler):
         if step == "stall":
             threading.Event().wait(STALL_S)
         if step in ("ok", "stall"):
-            body = f"Remote document {self.path}. It talks about retrieval over HTTP sources.".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body(self.path))))
             self.end_headers()
             try:
-                self.wfile.write(body)
+                self.wfile.write(body(self.path))
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up on a stalled reply, as it should
             return
