@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docflow  # noqa: F401  (offline environment before any third-party import)
-from tasks.isolation import Limits
-from tasks.parse import limited, parse_document
+from docflow.core.isolation import Limits
+from docflow.adapters.parsers.parse import limited, parse_document
 from tests.docbuilders import make_txt
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--with-model", action="store_true")
     args = parser.parse_args()
     if args.with_model:
-        from tasks.embed import embed_texts, resolve_model
+        from docflow.adapters.embedders.embed import embed_texts, resolve_model
 
         embed_texts(["load the model and run torch once"], resolve_model(None))
     isolated = limited(parse_document, Limits(timeout_s=120, memory_mb=2048))

@@ -96,13 +96,13 @@ def run_flow(source: Path, db: Path, extra: list[str]) -> tuple[dict, float, int
 def bare_loop(source: Path, db: Path) -> dict:
     """The same stage functions (process_batch: parse, chunk, embed, write, ledger,
     checkpoint; then compaction) in this one process: no Prefect, no Dask."""
-    from docflow.models import EmbedBackend
-    from docflow.settings import DocflowSettings
+    from docflow.core.models import EmbedBackend
+    from docflow.core.settings import DocflowSettings
     from flows.ingest import batch_context, build_pipeline, make_batches, open_target
-    from tasks import store
-    from tasks.discover import discover
-    from tasks.process import process_batch
-    from tasks.retry import RetryPolicies
+    from docflow.adapters.stores.lancedb import store
+    from docflow.core.discover import discover
+    from docflow.core.process import process_batch
+    from docflow.core.retry import RetryPolicies
 
     settings = DocflowSettings(db=str(db), embed_backend=EmbedBackend.TORCH)
     pipeline = build_pipeline(settings)
@@ -131,8 +131,8 @@ def run_bare(source: Path, db: Path) -> tuple[dict, float]:
 
 def embedded_tokens(db: Path, table: str = "chunks") -> int:
     """Word pieces the model read for every chunk of the table (truncated as the model truncates)."""
-    from tasks import store
-    from tasks.embed import default_model_path
+    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.embedders.embed import default_model_path
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(Path(default_model_path()) / "tokenizer.json"))
@@ -143,9 +143,9 @@ def embedded_tokens(db: Path, table: str = "chunks") -> int:
 
 def prebuild(backends: list[str]) -> dict[str, float]:
     """Build (or find) the ONNX files now, so the timed runs measure steady state."""
-    from docflow.models import EmbedBackend
-    from tasks.embed import default_cache_dir, default_model_path
-    from tasks.embed_onnx import ensure_built
+    from docflow.core.models import EmbedBackend
+    from docflow.adapters.embedders.embed import default_cache_dir, default_model_path
+    from docflow.adapters.embedders.embed_onnx import ensure_built
 
     seconds = {}
     for name in backends:

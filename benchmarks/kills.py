@@ -38,7 +38,7 @@ CLI = [sys.executable, "-m", "docflow.cli"]
 
 
 def ledger_rows(db: Path) -> dict[str, dict]:
-    from tasks import store
+    from docflow.adapters.stores.lancedb import store
 
     table = store.open_table(store.connect(str(db)), "chunks_ledger")
     return {r["doc_id"]: r for r in table.to_arrow().to_pylist()} if table is not None else {}
@@ -61,7 +61,7 @@ def marked(path: Path, marker: str) -> bytes:
 
 def stale_texts(db: Path, edited: dict[Path, str]) -> int:
     """Edited documents whose chunks do not carry the marker of the bytes now on disk."""
-    from tasks import store
+    from docflow.adapters.stores.lancedb import store
 
     rows = store.connect(str(db)).open_table("chunks").to_arrow().select(["doc_id", "text"]).to_pylist()
     return sum(1 for path, marker in edited.items()
@@ -70,8 +70,8 @@ def stale_texts(db: Path, edited: dict[Path, str]) -> int:
 
 def export_round(db: Path, out: Path, rng: random.Random) -> tuple[int, bool]:
     """Kill an export mid-way, resume it, and compare the snapshot with its pinned version."""
-    from tasks import store
-    from tasks.export import import_snapshot, read_manifest
+    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.stores.lancedb.export import import_snapshot, read_manifest
 
     command = [*CLI, "export", "--out", str(out), "--db", str(db), "--part-rows", "3", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docflow  # noqa: F401  (offline environment before any third-party import)
-from tasks.ocr import OcrSettings
-from tasks.parse import parse_document
+from docflow.adapters.parsers.ocr import OcrSettings
+from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
 
 

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 import docflow  # noqa: E402,F401  (offline environment)
 import numpy as np  # noqa: E402
 
-from docflow.models import EmbedBackend  # noqa: E402
-from docflow.settings import DocflowSettings  # noqa: E402
-from tasks.chunk import Chunk, ChunkSettings, chunk_elements  # noqa: E402
+from docflow.core.models import EmbedBackend  # noqa: E402
+from docflow.core.settings import DocflowSettings  # noqa: E402
+from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements  # noqa: E402
 
 QUESTIONS = ROOT / "benchmarks" / "questions" / "python_library.jsonl"
 PAGES = ROOT / "benchmarks" / "questions" / "python_library_pages.txt"
@@ -103,7 +103,7 @@ def pick_pages(questions: Sequence[Question], limit: int | None) -> list[str]:
 
 
 def parse_pages(corpus: Path, pages: Sequence[str]) -> dict[str, list]:
-    from tasks.parse import parse_document
+    from docflow.adapters.parsers.parse import parse_document
 
     return {page: parse_document(str(corpus / page), "html") for page in pages}
 
@@ -138,7 +138,7 @@ class Embedder:
     question, is embedded once per backend."""
 
     def __init__(self, backend: EmbedBackend, batch_size: int) -> None:
-        from tasks.embed import default_model_path
+        from docflow.adapters.embedders.embed import default_model_path
 
         self.backend, self.batch_size, self.model = backend, batch_size, default_model_path()
         self.cache: dict[str, np.ndarray] = {}
@@ -146,7 +146,7 @@ class Embedder:
         self.embedded = 0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        from tasks.embed import embed_texts
+        from docflow.adapters.embedders.embed import embed_texts
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:

@@ -66,8 +66,8 @@ def main() -> None:
     idle, idle_wall, _ = timed([*cli, "sync", str(source), "--db", str(db), "--json", *extra])
 
     from flows.ingest import build_pipeline
-    from docflow.settings import DocflowSettings
-    from tasks.discover import discover
+    from docflow.core.settings import DocflowSettings
+    from docflow.core.discover import discover
 
     fingerprint = build_pipeline(DocflowSettings()).config.fingerprint()
     started = time.monotonic()

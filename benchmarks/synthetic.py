@@ -10,17 +10,20 @@ import time
 from pathlib import Path
 
 from benchmarks.scale import build_corpus, doc_text
-from tasks.discover import discover
+from docflow.core.discover import discover
 
 
 def build_synthetic(source: Path, db: Path, count: int):
     """(target, generation, pipeline fingerprint) of a table that holds `count` finished
     documents under `source`."""
-    from docflow.models import DocOutcome, DocRef, DocStatus
-    from docflow.settings import DocflowSettings
+    from docflow.core.models import DocOutcome, DocRef, DocStatus
+    from docflow.core.settings import DocflowSettings
     from flows.ingest import build_pipeline, open_target
-    from tasks import checkpoint, ledger, store, versions
-    from tasks.discover import document_fingerprint
+    from docflow.adapters.checkpoints import checkpoint
+    from docflow.adapters.stores.lancedb import ledger
+    from docflow.adapters.stores.lancedb import store
+    from docflow.core import versions
+    from docflow.core.discover import document_fingerprint
 
     settings = DocflowSettings(db=str(db))
     pipeline = build_pipeline(settings)
@@ -34,7 +37,7 @@ def build_synthetic(source: Path, db: Path, count: int):
     table = store.connect(target.db).open_table(target.ledger_table)
     paths = build_corpus(source, count)
     # A worker hashes a document some time after it was written; one written within the
-    # racy window of its hashing would be hashed again by every run (tasks.versions).
+    # racy window of its hashing would be hashed again by every run (docflow.core.versions).
     time.sleep(versions.RACY_WINDOW_NS / 1e9 + 0.5)
     for i, path in enumerate(paths):
         data = doc_text(i).encode()
@@ -75,7 +78,10 @@ def build_synthetic(source: Path, db: Path, count: int):
 def time_decision(source: Path, target, generation: str, fingerprint: str) -> tuple[float, float, int]:
     """(discovery s, skip decision s, documents found finished), as the flow does them: the
     ledger's recorded versions are read as part of discovery."""
-    from tasks import checkpoint, ledger, resume, store
+    from docflow.adapters.checkpoints import checkpoint
+    from docflow.adapters.stores.lancedb import ledger
+    from docflow.core import resume
+    from docflow.adapters.stores.lancedb import store
 
     started = time.monotonic()
     recorded = ledger.recorded_versions(store.connect(target.db).open_table(target.ledger_table))

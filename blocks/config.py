@@ -11,9 +11,9 @@ from pydantic import Field, field_validator
 from prefect.blocks.core import Block
 from prefect.types import SecretDict
 
-from docflow.models import EmbedBackend
-from docflow.settings import DocflowSettings
-from tasks.retry import RetryPolicies
+from docflow.core.models import EmbedBackend
+from docflow.core.settings import DocflowSettings
+from docflow.core.retry import RetryPolicies
 
 
 class LanceDBTarget(Block):
@@ -105,7 +105,7 @@ class DocumentSource(Block):
         not exist would only fail at run time, so it is refused when the block is saved."""
         import fsspec
 
-        from tasks.remote import is_url
+        from docflow.adapters.sources.remote import is_url
 
         checked = []
         for root in roots:
@@ -120,7 +120,7 @@ class DocumentSource(Block):
 
 
 class RetryPoliciesBlock(Block):
-    """How each error class is retried: tasks.retry.RetryPolicies, saved under a name."""
+    """How each error class is retried: docflow.core.retry.RetryPolicies, saved under a name."""
 
     _block_type_name = "docflow retry policies"
     _block_type_slug = "docflow-retry-policies"

@@ -15,10 +15,10 @@ from typing import Annotated
 from pydantic import Field
 
 from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
-from docflow.settings import DocflowSettings
-from tasks import remote
-from tasks.confine import NotAllowed, check
-from tasks.retry import RetryPolicies
+from docflow.core.settings import DocflowSettings
+from docflow.adapters.sources import remote
+from docflow.core.confine import NotAllowed, check
+from docflow.core.retry import RetryPolicies
 
 # Prefect's rule for block document names, checked when the run is created.
 BlockName = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=128)]
@@ -85,7 +85,7 @@ def run_locations(paths: Sequence[str], settings: DocflowSettings) -> list[tuple
 
 
 def confine(places: Sequence[tuple[str, str]], settings: DocflowSettings) -> None:
-    """The fence of tasks.confine, applied before a run touches anything. A run created
+    """The fence of docflow.core.confine, applied before a run touches anything. A run created
     through the Prefect API (it has a deployment) comes from whoever can reach that API, so
     without configured roots it is refused; a run from the CLI is the user's own and may use
     anything the user can read unless roots are configured."""

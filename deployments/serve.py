@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     specs = [spec for spec in DEPLOYMENTS if not args.only or spec.name in args.only]
 
     from docflow.server import ensure_api
-    from docflow.settings import DocflowSettings
+    from docflow.core.settings import DocflowSettings
 
     ensure_api(DocflowSettings().home)  # before Prefect reads its settings
     os.chdir(REPO_ROOT)  # entrypoints are relative to the clone's root

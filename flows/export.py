@@ -1,7 +1,7 @@
 """The export flow: a pinned-version snapshot of a chunk table, with progress and history.
 
 Export is I/O bound and reads one table, so it runs in the flow process (no Dask); the work is
-tasks.export, this module only adds what a person watches: a progress artifact, log lines, a
+docflow.adapters.stores.lancedb.export, this module only adds what a person watches: a progress artifact, log lines, a
 report artifact and the export history row."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from blocks.resolve import confine
-from docflow.settings import DocflowSettings
+from docflow.core.settings import DocflowSettings
 from flows import orphans
 from flows.progress import LISTENERS, ArtifactFeed, ProgressEvent
-from tasks.export import export_reports, export_table, record_export
+from docflow.adapters.stores.lancedb.export import export_reports, export_table, record_export
 
 
 @flow(name="docflow-export", persist_result=False, validate_parameters=True)

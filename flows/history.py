@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docflow.summary import RunCounters
+from docflow.core.summary import RunCounters
 
 INGEST_FLOW_NAME = "docflow-ingest"
 

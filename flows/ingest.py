@@ -30,9 +30,9 @@ from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
 from blocks.resolve import BlockName, confine, resolve, run_locations
-from docflow.models import BatchResult, DocRef, DocStatus, ErrorClass, PipelineConfig, Target
-from docflow.settings import SCHEMA_VERSION, DocflowSettings
-from docflow.summary import RunCounters
+from docflow.core.models import BatchResult, DocRef, DocStatus, ErrorClass, PipelineConfig, Target
+from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
+from docflow.core.summary import RunCounters
 from flows import orphans
 from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.outcomes import DocumentTable, skip_reason
@@ -40,19 +40,24 @@ from flows.naming import batch_name, failed_batch_name, flow_run_name, rename_ta
 from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
-from tasks import checkpoint, credentials, ledger, resume, store
-from tasks.chunk import ChunkSettings
-from tasks.diff import GuardVerdict, diff, mass_delete_guard
-from tasks.discover import Discovery, SourceError, discover, empty_globs
-from tasks.embed import dimension_from_files, embedding_dimension, model_label, model_revision
-from tasks.embed import resolve_model, table_embed_backend
-from tasks.errors import DocflowError, DocflowSystemError, classify
-from tasks.ocr import OcrSettings
-from tasks.parse import PDF_STRATEGY, parser_version
-from tasks.process import BatchContext, process_batch_task
-from tasks.prune import prune
-from tasks.retry import RetryPolicies
-from tasks.verify import ensure_readable, explain
+from docflow.adapters.checkpoints import checkpoint
+from docflow.core import credentials
+from docflow.adapters.stores.lancedb import ledger
+from docflow.core import resume
+from docflow.adapters.stores.lancedb import store
+from docflow.core.chunk import ChunkSettings
+from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
+from docflow.core.discover import Discovery, SourceError, discover, empty_globs
+from docflow.adapters.embedders.embed import dimension_from_files, embedding_dimension, model_label, model_revision
+from docflow.adapters.embedders.embed import resolve_model, table_embed_backend
+from docflow.core.errors import DocflowError, DocflowSystemError, classify
+from docflow.adapters.parsers.ocr import OcrSettings
+from docflow.adapters.parsers.parse import PDF_STRATEGY, parser_version
+from docflow.core.process import BatchContext
+from tasks.batch import process_batch_task
+from docflow.core.prune import prune
+from docflow.core.retry import RetryPolicies
+from docflow.core.verify import ensure_readable, explain
 
 
 @dataclass(frozen=True)

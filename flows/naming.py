@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from docflow.models import DocRef
+from docflow.core.models import DocRef
 
 MAX_NAME_PART = 40
 
@@ -37,7 +37,7 @@ def flow_run_name() -> str:
     """Prefect's `flow_run_name` callable for the ingest and sync flows (their parameters)."""
     from prefect.runtime import flow_run
 
-    from docflow.settings import DocflowSettings
+    from docflow.core.settings import DocflowSettings
 
     params = flow_run.parameters
     verb = flow_run.flow_name.removeprefix("docflow-")

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from docflow.models import BatchResult, DocStatus
+from docflow.core.models import BatchResult, DocStatus
 
 DOCUMENT_ROWS_CAP = 1000
 

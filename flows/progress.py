@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from docflow.models import BatchResult
-from docflow.summary import RunCounters
+from docflow.core.models import BatchResult
+from docflow.core.summary import RunCounters
 from flows.outcomes import DocumentTable
 from flows.report import artifact_key, flow_kind
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from prefect_dask import DaskTaskRunner
 
-from docflow.settings import DocflowSettings
-from tasks.errors import DocflowSystemError
+from docflow.core.settings import DocflowSettings
+from docflow.core.errors import DocflowSystemError
 
 
 def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:

@@ -12,11 +12,11 @@ from prefect import flow
 from pydantic import Field
 
 from blocks.resolve import BlockName, resolve
-from docflow.settings import DocflowSettings
+from docflow.core.settings import DocflowSettings
 from flows.ingest import SyncOptions, refused, run_ingest
 from flows.naming import flow_run_name
 from flows.runner import build_task_runner
-from tasks.retry import RetryPolicies
+from docflow.core.retry import RetryPolicies
 
 
 @flow(

@@ -1,7 +1,4 @@
-"""Pipeline stages as plain functions (discover, parse, chunk, embed, store, ledger), the error
-taxonomy and retry policies, plus the thin Prefect task shell in tasks.process.
-
-Dependency direction: flows -> tasks -> docflow.settings/docflow.models; nothing here imports
-flows, and only tasks.process imports Prefect's task decorator."""
+"""Prefect task shells only: each wraps a function of `docflow.core` with Prefect's task options
+(retries, retry conditions, caching). The work itself lives in docflow.core."""
 
 import docflow  # noqa: F401  (offline environment before any third-party import)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from blocks import BLOCK_TYPES, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from blocks.resolve import resolve
-from tasks.retry import RetryPolicies, RetryPolicy
+from docflow.core.retry import RetryPolicies, RetryPolicy
 
 PLAIN = dict(paths=None, db=None, table=None, include=None, exclude=None, model=None,
              retry_policies=None, source=None, target=None, embedder=None)

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from blocks.resolve import confine, resolve, run_locations
-from docflow.settings import DocflowSettings
-from tasks.confine import NotAllowed
+from docflow.core.settings import DocflowSettings
+from docflow.core.confine import NotAllowed
 
 PLAIN = dict(paths=["/src"], db=None, table=None, include=None, exclude=None, model=None,
              retry_policies=None, source=None, target=None, embedder=None)

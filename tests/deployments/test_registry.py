@@ -6,8 +6,8 @@ import yaml
 
 from deployments import prefect_yaml
 from deployments.registry import DEPLOYMENTS, get
-from docflow.cli_deploy import ParamError, parse_params
-from tasks.retry import RetryPolicies
+from docflow.cli.deploy import ParamError, parse_params
+from docflow.core.retry import RetryPolicies
 
 
 def test_prefect_yaml_is_generated_from_the_registry():
@@ -35,7 +35,7 @@ def test_entrypoints_load_under_their_registered_flow_names(monkeypatch):
 
 
 def test_deploy_refuses_a_stale_prefect_yaml(monkeypatch, tmp_path, capsys):
-    from docflow import cli
+    from docflow.cli import main as cli
 
     stale = tmp_path / "prefect.yaml"
     stale.write_text(prefect_yaml.render().replace("0 * * * *", "*/5 * * * *"))
@@ -84,7 +84,7 @@ def test_the_registry_names_are_unique_and_known():
 
 
 def test_the_worker_hint_reads_the_auth_string_from_its_file_and_carries_the_allowed_roots(monkeypatch, tmp_path):
-    from docflow.cli_deploy import worker_hint
+    from docflow.cli.deploy import worker_hint
 
     monkeypatch.setenv("DOCFLOW_ALLOWED_ROOTS", "/data/docs:/data/db")
     (tmp_path / "api-auth").write_text("user:secret\n")

@@ -22,8 +22,8 @@ import pytest
 from blocks import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from deployments.prefect_yaml import REPO_ROOT
 from deployments.registry import DEPLOYMENTS, WORK_POOL, get
-from tasks import store
-from tasks.retry import RetryPolicies, RetryPolicy
+from docflow.adapters.stores.lancedb import store
+from docflow.core.retry import RetryPolicies, RetryPolicy
 from tests import docbuilders as b
 from tests.conftest import SESSION_DIR, run_cli
 from tests.deployments.support import TERMINAL, Rest, running

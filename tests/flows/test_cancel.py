@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from docflow.summary import discrepancies
+from docflow.core.summary import discrepancies
 from tests import docbuilders as b
 from tests.flows.test_ingest import assert_exact, ledger
 

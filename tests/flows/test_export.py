@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tasks import store
+from docflow.adapters.stores.lancedb import store
 from tests import docbuilders as b
 from tests.flows.test_ingest import ledger
 

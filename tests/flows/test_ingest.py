@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from docflow.summary import discrepancies
-from tasks import store
+from docflow.core.summary import discrepancies
+from docflow.adapters.stores.lancedb import store
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e
@@ -174,7 +174,7 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
     (1_000_000, 16, 8, 2_000),
 ])
 def test_batch_task_runs_stay_bounded_as_the_corpus_grows(docs, batch_size, workers, runs):
-    from docflow.models import DocRef
+    from docflow.core.models import DocRef
     from flows.ingest import make_batches
 
     refs = [DocRef(f"d{i}", f"/s/d{i}", "/s", 1, 0, "", "", "txt") for i in range(docs)]

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tasks import store
+from docflow.adapters.stores.lancedb import store
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from docflow.settings import DocflowSettings
+from docflow.core.settings import DocflowSettings
 from flows.ingest import build_pipeline
 
 

@@ -1,6 +1,6 @@
 """Run, batch and tag names: pure functions, no Prefect API."""
 
-from docflow.models import DocRef
+from docflow.core.models import DocRef
 from flows.naming import batch_name, failed_batch_name, run_name, run_tags
 
 

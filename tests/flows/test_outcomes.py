@@ -1,6 +1,6 @@
 """The per-document outcome table and the reasons documents are skipped."""
 
-from docflow.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
+from docflow.core.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
 from flows.outcomes import (
     SKIPPED_BY_EARLIER_RUN,
     SKIPPED_BY_THIS_RUN,

@@ -2,7 +2,7 @@
 
 import logging
 
-from docflow.summary import RunCounters
+from docflow.core.summary import RunCounters
 from flows.progress import BackgroundCalls, Progress
 
 

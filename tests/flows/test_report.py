@@ -1,5 +1,5 @@
-from docflow.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
-from docflow.summary import SUMMARY_KEYS, RunCounters
+from docflow.core.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
+from docflow.core.summary import SUMMARY_KEYS, RunCounters
 from flows.report import artifact_key, failure_rows, failures_description, next_steps, render_markdown, summary_rows
 from flows.history import summary_from_artifact
 

@@ -4,7 +4,7 @@ import psutil
 import pytest
 from distributed import LocalCluster
 
-from docflow.settings import DocflowSettings
+from docflow.core.settings import DocflowSettings
 from flows.runner import build_task_runner
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from docflow.summary import discrepancies
+from docflow.core.summary import discrepancies
 from tests import docbuilders as b
 from tests.procio import bytes_read
 from tests.flows.test_ingest import assert_exact, ledger, table_rows
@@ -120,7 +120,7 @@ def test_a_no_op_sync_reads_almost_nothing_of_the_corpus_and_rehash_reads_all_of
     import time
 
     from flows.sync import sync as sync_flow
-    from tasks.versions import RACY_WINDOW_NS
+    from docflow.core.versions import RACY_WINDOW_NS
 
     src, db = tmp_path / "src", tmp_path / "db"
     small = b.make_corpus(src, 2, kinds=("txt", "md"))

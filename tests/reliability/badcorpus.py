@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from docflow.models import ErrorClass
+from docflow.core.models import ErrorClass
 from tests import docbuilders as b
 from tests.docbuilders import noise
 

@@ -20,18 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from docflow.models import DocStatus, ErrorClass
-from docflow.settings import DocflowSettings
+from docflow.core.models import DocStatus, ErrorClass
+from docflow.core.settings import DocflowSettings
 from flows.ingest import batch_context, build_pipeline, open_target
-from tasks import ledger, store
-from tasks.chunk import ChunkSettings, chunk_elements
-from tasks.discover import Discovery, discover
-from tasks.embed import embed_texts
-from tasks.errors import classify
-from tasks.isolation import Limits, run_isolated
-from tasks.parse import parse_document
-from tasks.process import process_batch
-from tasks.retry import RetryPolicies
+from docflow.adapters.stores.lancedb import ledger
+from docflow.adapters.stores.lancedb import store
+from docflow.core.chunk import ChunkSettings, chunk_elements
+from docflow.core.discover import Discovery, discover
+from docflow.adapters.embedders.embed import embed_texts
+from docflow.core.errors import classify
+from docflow.core.isolation import Limits, run_isolated
+from docflow.adapters.parsers.parse import parse_document
+from docflow.core.process import process_batch
+from docflow.core.retry import RetryPolicies
 from tests.docbuilders import make_txt
 from tests.reliability import badcorpus
 from tests.reliability.badcorpus import FAILED, IGNORED, PARSED, PROBLEM, Kind

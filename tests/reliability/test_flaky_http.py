@@ -11,13 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from docflow.models import DocStatus, ErrorClass
-from docflow.settings import DocflowSettings
+from docflow.core.models import DocStatus, ErrorClass
+from docflow.core.settings import DocflowSettings
 from flows.ingest import batch_context, build_pipeline, open_target
-from tasks import store
-from tasks.discover import discover
-from tasks.process import process_batch
-from tasks.retry import RetryPolicies
+from docflow.adapters.stores.lancedb import store
+from docflow.core.discover import discover
+from docflow.core.process import process_batch
+from docflow.core.retry import RetryPolicies
 
 # Per path, what each successive GET gets; the last entry repeats. Discovery makes the first
 # request, so faults from the second request on hit the worker's fetch.

@@ -1,0 +1,1 @@
+"""Adapters behind the ports of docflow.ports: sources, parsers, embedders, stores, checkpoints."""

@@ -1,0 +1,1 @@
+"""Per-document checkpoints kept as Prefect result records."""

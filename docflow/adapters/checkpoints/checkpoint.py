@@ -1,0 +1,157 @@
+"""Per-document checkpoints in a Prefect result store.
+
+Documents travel in batches (one task run each), so a task-level cache key cannot say which
+documents of a batch are finished. Each document therefore gets its own Prefect result record,
+written through `prefect.results.ResultStore` under a key derived from its fingerprint, with the
+record metadata in separate key storage. Before submitting anything the flow asks the same store
+which keys exist, from one listing of the key storage by shard: a rerun over N finished
+documents costs a listing, not a task run or a read per document.
+
+The key is `<doc dir>/<fingerprint>`: the directory is derived from the table generation (a
+dropped and recreated table forgets everything) and the doc_id (two identical files are two
+documents). Before a document's chunks are replaced, its directory is emptied (`forget`), so a
+checkpoint of an older version can never survive the chunks it stood for: a file reverted to
+old bytes after a crash is redone, not skipped with newer chunks in the table."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+
+from docflow.core.models import DocOutcome, DocRef
+from docflow.adapters.stores.lancedb.store import fsspec_options
+
+
+def doc_dir(generation: str, doc_id: str) -> str:
+    digest = hashlib.sha256(f"{generation}|{doc_id}".encode()).hexdigest()
+    return f"{digest[:2]}/{digest}"
+
+
+def checkpoint_key(generation: str, doc: DocRef) -> str:
+    return f"{doc_dir(generation, doc.doc_id)}/{doc.fingerprint}"
+
+
+def default_checkpoint_dir(db: str, table: str) -> str:
+    if "://" in db and not db.startswith("file://"):
+        return f"{db.rstrip('/')}/_docflow/checkpoints/{table}"
+    return os.path.join(os.path.abspath(db.removeprefix("file://")), "_docflow", "checkpoints", table)
+
+
+def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None):
+    from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+    from prefect.results import ResultStore
+    from prefect.serializers import JSONSerializer
+
+    def storage(sub: str):
+        path = f"{checkpoint_dir.rstrip('/')}/{sub}"
+        if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
+            return RemoteFileSystem(basepath=path, settings=fsspec_options(checkpoint_dir, storage_options or {}))
+        return LocalFileSystem(basepath=path.removeprefix("file://"))
+
+    return ResultStore(
+        result_storage=storage("results"),
+        metadata_storage=storage("keys"),
+        serializer=JSONSerializer(),
+        cache_result_in_memory=False,
+    )
+
+
+def finished(store, generation: str, docs: Iterable[DocRef]) -> set[str]:
+    """doc_ids whose current fingerprint already has a checkpoint: one read per document, for
+    a batch; a whole corpus asks `finished_listed`."""
+    return {doc.doc_id for doc in docs if store.exists(checkpoint_key(generation, doc))}
+
+
+def finished_listed(
+    checkpoint_dir: str,
+    generation: str,
+    docs: Iterable[DocRef],
+    storage_options: Mapping[str, str] | None = None,
+) -> set[str]:
+    """The same answer as `finished` from a listing of the key storage, shard by shard, instead
+    of one read per document (on an object store, one request per document).
+
+    A record counts when its key file is listed and not empty. Prefect writes the result first
+    and the key file after it, so a key file exists only once its result is complete; a kill
+    between creating the key file and its single write() leaves it empty, which counts as
+    absent, as `store.exists` counts an unreadable one. An object store's PUT is atomic."""
+    present = listed_keys(checkpoint_dir, storage_options)
+    return {doc.doc_id for doc in docs if checkpoint_key(generation, doc) in present}
+
+
+SHARDS = tuple(f"{i:02x}" for i in range(256))
+# Shard listings in flight against an object store: each is a paginated LIST of its own prefix.
+LIST_PARALLELISM = 32
+
+
+def listed_keys(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None) -> set[str]:
+    """Every non-empty checkpoint key under `checkpoint_dir`, as `<shard>/<doc dir>/<fingerprint>`."""
+    if "://" not in checkpoint_dir or checkpoint_dir.startswith("file://"):
+        return _listed_local(os.path.join(checkpoint_dir.removeprefix("file://"), "keys"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(checkpoint_dir, **fsspec_options(checkpoint_dir, storage_options or {}))
+    keys_root = f"{root.rstrip('/')}/keys/"
+
+    def shard(name: str) -> list[str]:
+        found = fs.find(f"{keys_root}{name}/", detail=True)
+        return [path[len(keys_root):] for path, info in found.items() if info.get("size")]
+
+    with ThreadPoolExecutor(LIST_PARALLELISM) as pool:
+        return {key for keys in pool.map(shard, SHARDS) for key in keys}
+
+
+def _listed_local(keys_root: str) -> set[str]:
+    present: set[str] = set()
+    for shard in _entries(keys_root):
+        if not shard.is_dir(follow_symlinks=False):
+            continue
+        for doc in _entries(shard.path):
+            for record in _entries(doc.path):
+                if record.is_file(follow_symlinks=False) and record.stat(follow_symlinks=False).st_size:
+                    present.add(f"{shard.name}/{doc.name}/{record.name}")
+    return present
+
+
+def _entries(path: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(path) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def record(store, generation: str, doc: DocRef, outcome: DocOutcome, run_id: str) -> None:
+    payload = asdict(outcome)
+    payload.update(status=outcome.status.value, run_id=run_id, content_sha256=doc.content_sha256)
+    if outcome.error_class is not None:
+        payload["error_class"] = outcome.error_class.value
+    store.write(obj=payload, key=checkpoint_key(generation, doc))
+
+
+def forget(
+    checkpoint_dir: str,
+    generation: str,
+    doc_ids: Iterable[str],
+    storage_options: Mapping[str, str] | None = None,
+) -> None:
+    """Remove every checkpoint of these documents, whatever version it was for."""
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(checkpoint_dir, **fsspec_options(checkpoint_dir, storage_options or {}))
+    for doc_id in doc_ids:
+        for sub in ("keys", "results"):
+            path = f"{root.rstrip('/')}/{sub}/{doc_dir(generation, doc_id)}"
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+
+
+def read(store, generation: str, doc: DocRef) -> dict | None:
+    key = checkpoint_key(generation, doc)
+    if not store.exists(key):
+        return None
+    return store.read(key).result

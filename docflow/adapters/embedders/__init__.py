@@ -1,0 +1,1 @@
+"""Embedding backends: sentence-transformers (torch) and ONNX Runtime."""

@@ -1,0 +1,1 @@
+"""Parsers: unstructured partitioning, OCR for scans."""

@@ -1,0 +1,1 @@
+"""Document sources: local files and fsspec URLs."""

@@ -1,0 +1,1 @@
+"""The LanceDB store: chunk table, ledger and run tables, pinned-version export."""

@@ -1,0 +1,1 @@
+"""The `docflow` command: the top layer, over the service, flows and deployments."""

@@ -1,0 +1,77 @@
+"""What an incremental sync would change, and whether it is safe to delete.
+
+Pure functions over the discovery, the ledger and the checkpoints: the sync flow, `--dry-run`
+and the tests all use the same diff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from docflow.core.models import DocRef
+
+
+@dataclass(frozen=True)
+class SyncDiff:
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    deleted: tuple[str, ...]
+    indexed: int
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
+            "indexed": self.indexed,
+        }
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    allowed: bool
+    reason: str = ""
+
+
+def diff(
+    discovered: Sequence[DocRef],
+    present_ids: Iterable[str],
+    ledger_fingerprints: Mapping[str, str],
+    finished: set[str],
+) -> SyncDiff:
+    """`present_ids` are every doc_id the source still has, including ones discovery could not
+    read (an unreadable file has not disappeared)."""
+    present = set(present_ids)
+    added, updated, unchanged = [], [], []
+    for doc in discovered:
+        if doc.doc_id in finished:
+            unchanged.append(doc.doc_id)
+        elif doc.doc_id in ledger_fingerprints:
+            updated.append(doc.doc_id)
+        else:
+            added.append(doc.doc_id)
+    deleted = sorted(set(ledger_fingerprints) - present)
+    return SyncDiff(tuple(added), tuple(updated), tuple(unchanged), tuple(deleted), len(ledger_fingerprints))
+
+
+def mass_delete_guard(
+    changes: SyncDiff, max_fraction: float, allow: bool, source_empty: bool
+) -> GuardVerdict:
+    """A listing that would delete much of the index is more often a lost mount or a typo in a
+    path than a real purge: refuse it unless explicitly allowed."""
+    if allow or not changes.deleted:
+        return GuardVerdict(True)
+    if source_empty:
+        return GuardVerdict(
+            False, f"the source is empty; refusing to delete all {changes.indexed} indexed documents"
+        )
+    share = len(changes.deleted) / max(1, changes.indexed)
+    if share > max_fraction:
+        return GuardVerdict(
+            False,
+            f"{len(changes.deleted)} of {changes.indexed} indexed documents ({share:.0%}) would be "
+            f"deleted, above the {max_fraction:.0%} limit; pass --allow-mass-delete if intended",
+        )
+    return GuardVerdict(True)

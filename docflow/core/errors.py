@@ -1,0 +1,166 @@
+"""The error taxonomy: every exception that leaves a stage is one of these classes.
+
+The class decides the retry policy (docflow.core.retry) and whether the run goes on. `classify` maps
+arbitrary library exceptions to a class, using the stage they came from, because the same
+exception means different things in different places: a PermissionError reading a source file
+is that document's problem, the same error writing the table stops the run."""
+
+from __future__ import annotations
+
+import errno
+from typing import ClassVar
+
+from docflow.core.models import ErrorClass
+
+
+class DocflowError(Exception):
+    error_class: ClassVar[ErrorClass]
+
+    def __init__(self, message: str, *, stage: str = "") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class TransientError(DocflowError):
+    error_class = ErrorClass.TRANSIENT
+
+
+class MissingError(DocflowError):
+    error_class = ErrorClass.MISSING
+
+
+class ResourceError(DocflowError):
+    error_class = ErrorClass.RESOURCE
+
+
+class ParseError(DocflowError):
+    error_class = ErrorClass.PARSE
+
+
+class DocflowSystemError(DocflowError):
+    """Stops the run: retrying other documents would fail the same way (disk full, table
+    unwritable, bad configuration). Checkpoints of finished documents are kept."""
+
+    error_class = ErrorClass.SYSTEM
+
+
+class StoreFault(DocflowSystemError):
+    """A table's storage is damaged (an unreadable manifest): the message says which version
+    and how to get the previous one back."""
+
+
+BY_CLASS: dict[ErrorClass, type[DocflowError]] = {
+    cls.error_class: cls
+    for cls in (TransientError, MissingError, ResourceError, ParseError, DocflowSystemError)
+}
+
+_TRANSIENT_ERRNOS = {
+    errno.EAGAIN,
+    errno.ETIMEDOUT,
+    errno.ECONNRESET,
+    errno.ECONNREFUSED,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EINTR,
+    errno.EBUSY,
+}
+_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.ENFILE}
+# LanceDB reports optimistic-concurrency losses as plain RuntimeError/OSError text.
+_CONFLICT_MARKERS = ("commit conflict", "retryable commit", "conflicting transaction")
+_TIMEOUT_MARKERS = ("timed out", "timeout", "connection reset", "temporarily unavailable")
+# An object store or server that cannot be reached (LanceDB's and s3fs's wording): the same
+# request may succeed later, and nothing is wrong with any document.
+_UNREACHABLE_MARKERS = ("failed to connect", "connect error", "connection refused", "connectionrefused",
+                        "dns error", "name or service not known", "could not connect")
+# LanceDB reports storage faults (an unreadable manifest, a missing data file) as "lance error".
+_STORE_MARKERS = ("lance error", "lanceerror")
+
+WRITE_STAGES = frozenset({"write", "ledger", "checkpoint"})
+# Failures of the run itself (opening the tables, the cluster, the settings): never one
+# document's problem.
+FLOW_STAGES = frozenset({"flow", "config"})
+
+
+def classify(exc: BaseException, stage: str) -> DocflowError:
+    """Return `exc` as a DocflowError of the right class, keeping the original as __cause__."""
+    if isinstance(exc, DocflowError):
+        if not exc.stage:
+            exc.stage = stage
+        return exc
+    cls = _class_for(exc, stage)
+    error = BY_CLASS[cls](_describe(exc), stage=stage)
+    error.__cause__ = exc
+    return error
+
+
+def _text(exc: BaseException) -> str:
+    """Some exceptions' __str__ itself fails (distributed's KilledWorker with odd arguments)."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return repr(exc)
+
+
+def _class_for(exc: BaseException, stage: str) -> ErrorClass:
+    text = _text(exc).lower()
+    if isinstance(exc, MemoryError):
+        return ErrorClass.RESOURCE
+    if type(exc).__name__ == "KilledWorker":
+        return ErrorClass.RESOURCE
+    if isinstance(exc, OSError) and exc.errno in _SYSTEM_ERRNOS:
+        return ErrorClass.SYSTEM
+    if any(marker in text for marker in _CONFLICT_MARKERS):
+        return ErrorClass.TRANSIENT
+    http = _http_class(exc)
+    if http is not None:
+        return http
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return ErrorClass.TRANSIENT
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
+        return ErrorClass.TRANSIENT
+    if any(marker in text for marker in _UNREACHABLE_MARKERS):
+        return ErrorClass.TRANSIENT
+    if any(marker in text for marker in _STORE_MARKERS) or stage in FLOW_STAGES:
+        return ErrorClass.SYSTEM
+    if stage in WRITE_STAGES:
+        if any(marker in text for marker in _TIMEOUT_MARKERS):
+            return ErrorClass.TRANSIENT
+        return ErrorClass.SYSTEM
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return ErrorClass.MISSING
+    if isinstance(exc, (PermissionError, IsADirectoryError)):
+        return ErrorClass.MISSING
+    if stage == "embed":
+        return ErrorClass.SYSTEM
+    return ErrorClass.PARSE
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    return any(marker in _text(exc).lower() for marker in _STORE_MARKERS)
+
+
+def _http_class(exc: BaseException) -> ErrorClass | None:
+    """Remote sources (fsspec over aiohttp): 5xx and 429 are worth retrying, 404/410 mean the
+    document is gone, 401/403 that it cannot be read; dropped connections are transient."""
+    if type(exc).__module__.split(".")[0] != "aiohttp":
+        return None
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        if status == 429 or status >= 500:
+            return ErrorClass.TRANSIENT
+        if status in (401, 403, 404, 410):
+            return ErrorClass.MISSING
+        return ErrorClass.PARSE
+    return ErrorClass.TRANSIENT
+
+
+def _describe(exc: BaseException) -> str:
+    text = _text(exc).strip() or repr(exc)
+    first_line = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first_line}"[:500]

@@ -1,0 +1,150 @@
+"""The typed data that crosses task boundaries.
+
+Everything here is frozen and small: Prefect results and Dask messages carry ids, counts,
+fingerprints and timings, never text or vectors (those go straight to LanceDB)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    TRANSIENT = "transient"
+    MISSING = "missing"
+    RESOURCE = "resource"
+    PARSE = "parse"
+    SYSTEM = "system"
+
+
+class EmbedBackend(StrEnum):
+    """How the embedding model runs: torch fp32, or an ONNX export run by onnxruntime (fp32, or
+    dynamically quantized to int8). Vectors of two backends differ slightly, so a table holds
+    one backend's vectors only."""
+
+    TORCH = "torch"
+    ONNX = "onnx"
+    ONNX_INT8 = "onnx-int8"
+
+    @property
+    def precision(self) -> str:
+        return "int8" if self is EmbedBackend.ONNX_INT8 else "fp32"
+
+
+class DocStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting that changes what ends up in the table. Its hash is part of every document
+    fingerprint, so changing the model or the chunk size re-ingests everything."""
+
+    model_name: str
+    model_revision: str
+    parser: str
+    pdf_strategy: str
+    ocr_languages: str
+    ocr_dpi: int
+    chunk_max_characters: int
+    chunk_new_after_n_chars: int
+    chunk_combine_under_n_chars: int
+    chunk_overlap: int
+    schema_version: int
+    embed_backend: str
+    embed_precision: str
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run writes: the LanceDB database and table, and the Prefect result store that
+    holds its per-document checkpoints."""
+
+    db: str
+    table: str
+    checkpoint_dir: str
+    # Object-store options (keys, region, endpoint) as LanceDB names them; a tuple of pairs so
+    # the target stays hashable. Not in repr: they hold secrets.
+    storage_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Where a Dask worker finds the storage options, which are never submitted with a batch:
+    # "env" (its DOCFLOW_STORAGE_OPTIONS) or "block:NAME" (docflow.core.credentials); "" none.
+    credentials: str = ""
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.storage_options)
+
+    @property
+    def ledger_table(self) -> str:
+        return f"{self.table}_ledger"
+
+    @property
+    def runs_table(self) -> str:
+        return f"{self.table}_runs"
+
+
+@dataclass(frozen=True)
+class DocRef:
+    doc_id: str
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    content_sha256: str
+    fingerprint: str
+    doc_type: str
+    # The rest of the stat the bytes behind content_sha256 were hashed with (docflow.core.versions),
+    # when that hash had a stable stat; 0 and "" otherwise.
+    ctime_ns: int = 0
+    inode: int = 0
+    observed_ns: int = 0
+    # An object store's version of the object (version id, else ETag); "" for local files.
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+    write_s: float = 0.0
+    ocr_s: float = 0.0  # the part of parse_s that tesseract took
+
+
+@dataclass(frozen=True)
+class DocOutcome:
+    doc_id: str
+    fingerprint: str
+    status: DocStatus
+    chunk_count: int = 0
+    attempts: int = 1
+    stage: str = ""
+    error_class: ErrorClass | None = None
+    error_message: str = ""
+    size: int = 0
+    timings: StageTimings = field(default_factory=StageTimings)
+
+    @property
+    def final(self) -> bool:
+        """Done documents and documents whose failure a retry cannot fix are checkpointed;
+        transient and resource failures stay open so the next run tries again."""
+        return self.status is DocStatus.DONE or self.error_class in (
+            ErrorClass.PARSE,
+            ErrorClass.MISSING,
+        )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: tuple[DocOutcome, ...]
+    skipped_doc_ids: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+    worker: str = ""
+    peak_rss_bytes: int = 0
