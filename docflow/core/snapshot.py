@@ -27,9 +27,8 @@ from urllib.parse import urlsplit
 from docflow.adapters.sources import remote
 from docflow.core.versions import FileStat
 from docflow.core.errors import MissingError
+from docflow.core.hashing import sha256_stream
 from docflow.core.locations import is_remote
-
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,11 @@ def _read(path: str, writer: BinaryIO) -> tuple[str, int, FileStat | None, str]:
         reader = open(path, "rb")
     except FileNotFoundError as exc:
         raise MissingError(f"file vanished before parsing: {path}", stage="parse") from exc
-    digest, size = hashlib.sha256(), 0
     with reader:
         before = FileStat.of(os.fstat(reader.fileno()))
-        while block := reader.read(_BLOCK):
-            digest.update(block)
-            writer.write(block)
-            size += len(block)
+        digest, size = sha256_stream(reader, writer)
         after = FileStat.of(os.fstat(reader.fileno()))
-    return digest.hexdigest(), size, before if before == after else None, ""
+    return digest, size, before if before == after else None, ""
 
 
 def _fetch(url: str, writer: BinaryIO) -> tuple[str, int, None, str]:

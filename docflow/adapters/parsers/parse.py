@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from docflow.adapters.parsers import ocr
-from docflow.core.errors import MissingError, ParseError, ResourceError
+from docflow.core.errors import ParseError, ResourceError
 from docflow.core.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
 from docflow.adapters.parsers.ocr import OcrSettings
 
@@ -62,8 +62,6 @@ def parser_version() -> str:
 
 
 def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:
-    if not os.path.exists(path):
-        raise MissingError(f"file vanished before parsing: {path}", stage="parse")
     if os.path.getsize(path) == 0:
         raise ParseError("empty file (0 bytes)", stage="parse")
     if doc_type == "pdf":
@@ -189,13 +187,6 @@ IN_PROCESS_TYPES = frozenset({"txt", "md", "html", "csv", "tsv", "json", "eml"})
 IN_PROCESS_MAX_BYTES = 256 * 1024
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # parse_document reports the missing file with its proper class
-
-
 def limited(parse: ParseFn, limits: Limits) -> ParseFn:
     """`parse` run in a forked child under `limits`; `parse` itself when both caps are off.
 
@@ -211,7 +202,7 @@ def limited(parse: ParseFn, limits: Limits) -> ParseFn:
         return parse
 
     def run(path: str, doc_type: str) -> list[Any]:
-        if doc_type in IN_PROCESS_TYPES and _size(path) <= IN_PROCESS_MAX_BYTES:
+        if doc_type in IN_PROCESS_TYPES and os.path.getsize(path) <= IN_PROCESS_MAX_BYTES:
             return parse(path, doc_type)
         _warm_up(doc_type)
         progress = ocr.PageProgress()

@@ -1,6 +1,6 @@
 import pytest
 
-from docflow.core.errors import MissingError, ParseError
+from docflow.core.errors import ParseError
 from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
 
@@ -46,11 +46,6 @@ def test_empty_file_is_a_parse_error(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ParseError, match="empty file"):
         parse_document(str(path), "txt")
-
-
-def test_vanished_file_is_missing(tmp_path):
-    with pytest.raises(MissingError):
-        parse_document(str(tmp_path / "gone.txt"), "txt")
 
 
 # --- OCR, spreadsheets, pandoc and LibreOffice formats ----------------------------------------

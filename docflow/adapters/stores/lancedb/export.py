@@ -9,7 +9,6 @@ a state file) and writing only the rest. `manifest.json` makes the directory sel
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 from docflow.adapters.stores.lancedb import ledger
 from docflow.adapters.stores.lancedb import store
 from docflow.core.errors import DocflowSystemError
+from docflow.core.hashing import sha256_file
 
 FORMATS = ("parquet", "jsonl")
 MANIFEST = "manifest.json"
@@ -61,14 +61,6 @@ class ExportResult:
     parts_written: int
     parts_reused: int
     files: list[PartInfo] = field(default_factory=list)
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _atomic_write_text(path: str, text: str) -> None:
