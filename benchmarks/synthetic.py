@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks.scale import build_corpus, doc_text
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 
 
 def build_synthetic(source: Path, db: Path, count: int):
@@ -85,7 +86,7 @@ def time_decision(source: Path, target, generation: str, fingerprint: str) -> tu
 
     started = time.monotonic()
     recorded = ledger.recorded_versions(store.connect(target.db).open_table(target.ledger_table))
-    docs = list(discover([str(source)], fingerprint, recorded=recorded).documents)
+    docs = list(discover([str(source)], fingerprint, recorded=recorded, source_for=SOURCES).documents)
     discovered = time.monotonic()
     results = checkpoint.open_store(target.checkpoint_dir)
     done = resume.finished(target, generation, results, docs, write=False)

@@ -341,6 +341,7 @@ def _store_failures(command):
 def _verify(args: argparse.Namespace, settings) -> int:
     from flows.ingest import build_pipeline, target_of
     from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.sources import Sources
     from docflow.core.discover import discover
     from docflow.core.verify import repair, verify
 
@@ -353,7 +354,11 @@ def _verify(args: argparse.Namespace, settings) -> int:
     source = None
     if args.source:
         fingerprint = build_pipeline(settings).config.fingerprint()
-        source = discover(args.source, fingerprint, settings.include, settings.exclude).documents
+        found = discover(
+            args.source, fingerprint, settings.include, settings.exclude,
+            source_for=Sources(settings.remote_timeout_s),
+        )
+        source = found.documents
     report = verify(target, generation, source)
     payload = report.as_dict()
     if args.repair:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from docflow.core.models import EmbedBackend
 from docflow.adapters.stores.lancedb import store
-from docflow.adapters.embedders.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model, table_embed_backend
+from docflow.adapters.embedders import embed_texts
+from docflow.adapters.embedders.sentence_transformers import DEFAULT_MODEL_NAME, resolve_model, table_embed_backend
 from docflow.core.errors import DocflowSystemError
 
 RESULT_COLUMNS = ["doc_id", "chunk_index", "text", "source_path", "page", "title", "doc_type", "_distance"]

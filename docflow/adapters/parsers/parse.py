@@ -26,12 +26,15 @@ import signal
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from docflow.adapters.parsers import ocr
+from docflow.core.discover import SUPPORTED_TYPES
+from docflow.core.elements import OcrSettings
 from docflow.core.errors import ParseError, ResourceError
 from docflow.core.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
-from docflow.adapters.parsers.ocr import OcrSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,27 @@ def parser_version() -> str:
     from importlib.metadata import version
 
     return f"{PARSER_NAME}=={version('unstructured')}+docflow.{PARSE_RULES_REVISION}"
+
+
+@dataclass(frozen=True)
+class UnstructuredParser:
+    """The Parser port over unstructured, with OCR for scans and images: every type discovery
+    knows (docflow.core.discover.SUPPORTED_TYPES)."""
+
+    ocr: OcrSettings = OcrSettings()
+
+    @property
+    def version(self) -> str:
+        return parser_version()
+
+    def supports(self, doc_type: str) -> bool:
+        return doc_type in _TYPES
+
+    def parse(self, path: str, doc_type: str, limits: Limits) -> list[Any]:
+        return limited(partial(parse_document, ocr_settings=self.ocr), limits)(path, doc_type)
+
+
+_TYPES = frozenset(SUPPORTED_TYPES.values())
 
 
 def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:

@@ -13,13 +13,14 @@ from docflow.core.settings import DocflowSettings
 from flows.ingest import build_pipeline, open_target
 from docflow.adapters.stores.lancedb import store
 from docflow.core.discover import discover
-from docflow.adapters.embedders.embed_onnx import artifact_dir
+from tests.sources import SOURCES
+from docflow.adapters.embedders.onnx import artifact_dir
 from docflow.core.search import search
 from tests import docbuilders as b
-from docflow.adapters.embedders.embed import (
+from docflow.adapters.embedders import embed_texts
+from docflow.adapters.embedders.sentence_transformers import (
     default_model_path,
     dimension_from_files,
-    embed_texts,
     embedding_dimension,
     model_revision,
     resolve_model,
@@ -111,8 +112,8 @@ def test_a_backend_change_changes_every_fingerprint_and_never_mixes_in_one_table
     assert torch_pipeline.config.fingerprint() != int8_pipeline.config.fingerprint()
     source = tmp_path / "src"
     b.make_corpus(source, 3, kinds=("txt",))
-    before = {d.doc_id: d.fingerprint for d in discover([str(source)], torch_pipeline.config.fingerprint()).documents}
-    after = {d.doc_id: d.fingerprint for d in discover([str(source)], int8_pipeline.config.fingerprint()).documents}
+    before = {d.doc_id: d.fingerprint for d in discover([str(source)], torch_pipeline.config.fingerprint(), source_for=SOURCES).documents}
+    after = {d.doc_id: d.fingerprint for d in discover([str(source)], int8_pipeline.config.fingerprint(), source_for=SOURCES).documents}
     assert before.keys() == after.keys() and all(before[k] != after[k] for k in before)  # all re-embed
 
     open_target(torch_settings, torch_pipeline)
@@ -135,11 +136,11 @@ def test_search_embeds_with_the_tables_backend_and_refuses_another(tmp_path, mod
 FIRST_USE = """
 import json, os, sys, time
 import docflow
-from docflow.adapters.embedders.embed import default_model_path, embed_texts
-from docflow.adapters.embedders import embed_onnx
+from docflow.adapters.embedders import embed_texts, onnx
+from docflow.adapters.embedders.sentence_transformers import default_model_path
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.01)
-built = embed_onnx.ensure_built(default_model_path(), sys.argv[1], embed_onnx.EmbedBackend.ONNX_INT8)
+built = onnx.ensure_built(default_model_path(), sys.argv[1], onnx.EmbedBackend.ONNX_INT8)
 vector = embed_texts(["first use"], default_model_path(), backend="onnx-int8", cache_dir=sys.argv[1])
 print(json.dumps({"built": built.built, "path": str(built.path), "norm": float((vector ** 2).sum())}))
 """

@@ -58,8 +58,7 @@ from docflow.core.models import ErrorClass  # noqa: E402
 from docflow.core.chunk import ChunkSettings, chunk_elements  # noqa: E402
 from docflow.core.errors import classify  # noqa: E402
 from docflow.core.isolation import Limits  # noqa: E402
-from docflow.adapters.parsers.ocr import OcrSettings, is_ocr  # noqa: E402
-from docflow.adapters.parsers.ocr import seconds as ocr_seconds  # noqa: E402
+from docflow.core.elements import OcrSettings, is_ocr, ocr_seconds  # noqa: E402
 from docflow.adapters.parsers.parse import limited  # noqa: E402
 
 CHUNKING = ChunkSettings(1000, 800, 200, 0)
