@@ -128,7 +128,7 @@ def open_target(
             f"{pipeline.config.model_name} makes {dim}; use another --table",
             stage="config",
         )
-    table_backend = table_embed_backend(meta)
+    table_backend = table_embed_backend(meta.get("pipeline", {}))
     if table_backend.value != pipeline.config.embed_backend:
         raise DocflowSystemError(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "

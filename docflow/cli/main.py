@@ -466,12 +466,17 @@ def _status(args: argparse.Namespace, settings) -> int:
 def _search(args: argparse.Namespace, settings) -> int:
     from dataclasses import asdict
 
+    from functools import partial
+
+    from docflow.adapters.embedders import embedder_for_table
     from docflow.core.errors import DocflowError
     from docflow.core.search import search
 
+    embedder_for = partial(
+        embedder_for_table, device=settings.device, backend=args.embed_backend, cache_dir=settings.model_cache_dir
+    )
     try:
-        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device,
-                      backend=args.embed_backend, cache_dir=settings.model_cache_dir)
+        hits = search(settings.db, settings.table, args.query, embedder_for, k=args.k)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -27,4 +27,4 @@ class Source(Protocol):
         candidate vanished after it was listed and is not part of the corpus."""
 
     def copy(self, path: str, writer: BinaryIO) -> Copied:
-        """Raises docflow.core.errors.MissingError when the document is gone."""
+        """A document that is gone raises an error docflow.core.errors.classify calls `missing`."""

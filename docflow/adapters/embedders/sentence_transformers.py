@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,10 +115,10 @@ def dimension_from_files(model_path: str) -> int | None:
     return int(dim) if dim else None
 
 
-def table_embed_backend(table_meta: dict) -> EmbedBackend:
-    """The backend a table's vectors were made with; tables from before backends existed were
-    all torch."""
-    return EmbedBackend(table_meta.get("pipeline", {}).get("embed_backend", EmbedBackend.TORCH.value))
+def table_embed_backend(pipeline: Mapping[str, object]) -> EmbedBackend:
+    """The backend a table's vectors were made with, from its pipeline metadata; tables from
+    before backends existed were all torch."""
+    return EmbedBackend(pipeline.get("embed_backend", EmbedBackend.TORCH.value))
 
 
 def default_cache_dir() -> str:

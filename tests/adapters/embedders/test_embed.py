@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from tests.sources import SOURCES
 from docflow.adapters.embedders.onnx import artifact_dir
 from docflow.core.search import search
 from tests import docbuilders as b
-from docflow.adapters.embedders import embed_texts
+from docflow.adapters.embedders import embed_texts, embedder_for_table
 from docflow.adapters.embedders.sentence_transformers import (
     default_model_path,
     dimension_from_files,
@@ -128,9 +129,10 @@ def test_a_backend_change_changes_every_fingerprint_and_never_mixes_in_one_table
 def test_search_embeds_with_the_tables_backend_and_refuses_another(tmp_path, model_cache):
     settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", embed_backend="onnx-int8")
     open_target(settings, build_pipeline(settings))
-    assert search(settings.db, settings.table, "anything", cache_dir=model_cache) == []
+    assert search(settings.db, settings.table, "anything", partial(embedder_for_table, cache_dir=model_cache)) == []
     with pytest.raises(DocflowSystemError, match="embedded with backend onnx-int8"):
-        search(settings.db, settings.table, "anything", backend="torch", cache_dir=model_cache)
+        refusing = partial(embedder_for_table, backend="torch", cache_dir=model_cache)
+        search(settings.db, settings.table, "anything", refusing)
 
 
 FIRST_USE = """
