@@ -19,7 +19,7 @@ def build_synthetic(source: Path, db: Path, count: int):
     documents under `source`."""
     from docflow.core.models import DocOutcome, DocRef, DocStatus
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import build_pipeline, open_target
+    from flows.pipeline import build_pipeline, open_target
     from docflow.adapters.checkpoints import checkpoint
     from docflow.adapters.stores.lancedb import ledger
     from docflow.adapters.stores.lancedb import store

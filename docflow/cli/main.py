@@ -199,7 +199,7 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     import httpx
 
     from docflow.cli.terminal import progress_bar
-    from flows.ingest import summary_of
+    from flows.finish import summary_of
     from flows.progress import SUMMARY_LISTENERS
     from docflow.core.locations import is_remote
 
@@ -339,7 +339,7 @@ def _store_failures(command):
 
 @_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
-    from flows.ingest import build_pipeline, target_of
+    from flows.pipeline import build_pipeline, target_of
     from docflow.adapters.stores.lancedb import store
     from docflow.adapters.sources import Sources
     from docflow.core.discover import discover

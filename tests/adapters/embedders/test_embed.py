@@ -11,7 +11,7 @@ import pytest
 
 from docflow.core.models import EmbedBackend
 from docflow.core.settings import DocflowSettings
-from flows.ingest import build_pipeline, open_target
+from flows.pipeline import build_pipeline, open_target
 from docflow.adapters.stores.lancedb import store
 from docflow.core.discover import discover
 from tests.sources import SOURCES
