@@ -40,6 +40,21 @@ def test_bundled_model_embeds_offline_with_unit_vectors():
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
 
 
+def test_the_backend_picks_the_embedder_and_every_backend_names_the_same_model():
+    from docflow.adapters.embedders import embedder_for
+    from docflow.adapters.embedders.onnx import OnnxEmbedder
+    from docflow.adapters.embedders.sentence_transformers import DEFAULT_MODEL_NAME, TorchEmbedder
+
+    path = default_model_path()
+    torch_embedder, int8 = embedder_for(path), embedder_for(path, EmbedBackend.ONNX_INT8, threads=1)
+    assert isinstance(torch_embedder, TorchEmbedder) and isinstance(int8, OnnxEmbedder)
+    assert (int8.backend, int8.threads) == (EmbedBackend.ONNX_INT8, 1)
+    for embedder in (torch_embedder, int8):
+        assert (embedder.name, embedder.revision, embedder.dimension) == (DEFAULT_MODEL_NAME, model_revision(path), 384)
+    with pytest.raises(DocflowSystemError, match="cpu only"):
+        embedder_for(path, EmbedBackend.ONNX, device="cuda")
+
+
 def test_dimension_from_config_files_matches_the_loaded_model():
     path = default_model_path()
     assert dimension_from_files(path) == embedding_dimension(path) == 384

@@ -5,6 +5,22 @@ from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
 
 
+def test_every_discovered_type_has_a_parser_and_others_are_refused(tmp_path):
+    from docflow.adapters.parsers import parsers_for
+    from docflow.adapters.parsers.parse import UnstructuredParser
+    from docflow.core.discover import SUPPORTED_TYPES
+    from docflow.core.elements import OcrSettings
+    from docflow.core.isolation import Limits
+
+    parsers = parsers_for(OcrSettings())
+    assert all(isinstance(parsers(t), UnstructuredParser) for t in set(SUPPORTED_TYPES.values()))
+    with pytest.raises(ParseError, match="no parser for documents of type zip"):
+        parsers("zip")
+    path = b.make_txt(tmp_path / "notes.txt", topic="Retries")
+    through_port = parsers("txt").parse(str(path), "txt", Limits(timeout_s=60, memory_mb=1024))
+    assert [e.text for e in through_port] == [e.text for e in parse_document(str(path), "txt")]
+
+
 @pytest.mark.parametrize("kind", sorted(b.BUILDERS))
 def test_every_supported_format_parses_offline(tmp_path, kind):
     path = b.BUILDERS[kind](tmp_path / f"doc.{kind}", topic="Retries")
