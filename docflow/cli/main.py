@@ -212,11 +212,11 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     from docflow.cli.terminal import progress_bar
     from flows.ingest import summary_of
     from flows.progress import SUMMARY_LISTENERS
-    from docflow.adapters.sources.remote import is_url
+    from docflow.core.locations import is_remote
 
     if kind == "ingest":
         for path in args.paths:
-            if not is_url(path) and not os.path.exists(path) and not set("*?[") & set(path):
+            if not is_remote(path) and not os.path.exists(path) and not set("*?[") & set(path):
                 print(f"docflow: source does not exist: {path}", file=sys.stderr)
                 return EXIT_USAGE
         from flows.ingest import ingest as flow_fn
@@ -227,7 +227,7 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     try:
         with progress_bar(interactive):
             state = flow_fn(
-                paths=[p if is_url(p) else os.path.abspath(p) for p in args.paths],
+                paths=[p if is_remote(p) else os.path.abspath(p) for p in args.paths],
                 db=settings.db,
                 table=settings.table,
                 batch_size=settings.batch_size,
