@@ -90,9 +90,9 @@ def _ingest_and_record(source: str, options: dict, tmp_path, ingest) -> None:
 def test_storage_options_are_renamed_for_s3fs_and_kept_from_other_schemes():
     options = {"aws_access_key_id": "k", "aws_secret_access_key": "s", "aws_session_token": "t",
                "aws_endpoint": "http://127.0.0.1:9000", "aws_region": "eu-west-1", "allow_http": "true"}
-    assert fsspec_options("s3://bucket/db", options) == {
+    assert credentials.fsspec_options("s3://bucket/db", options) == {
         "key": "k", "secret": "s", "token": "t", "endpoint_url": "http://127.0.0.1:9000",
         "client_kwargs": {"region_name": "eu-west-1"},
     }
-    assert fsspec_options("gs://bucket/db", options) == {}
-    assert fsspec_options("s3://bucket/db", {}) == {}
+    assert credentials.fsspec_options("gs://bucket/db", options) == {}
+    assert credentials.fsspec_options("s3://bucket/db", {}) == {}
