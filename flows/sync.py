@@ -12,7 +12,8 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from docflow.adapters.stores.lancedb import ledger, store
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores import open_state, open_store
 from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
 from docflow.core.prune import prune
 from docflow.core.settings import MAX_DELETE_FRACTION
@@ -42,8 +43,8 @@ class SyncOptions:
     def choose(self, run: OpenRun, found, done: set[str], unreachable: bool, state: RunState):
         target, counters, logger = run.target, state.counters, state.logger
         docs = list(found.documents)
-        ledger_table = store.open_table(store.connect(target.db, target.options), target.ledger_table)
-        known = ledger.fingerprints(ledger_table) if ledger_table is not None else {}
+        ledger = open_state(target)
+        known = ledger.fingerprints()
         present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
         changes = diff(docs, present, known, done)
         verdict = mass_delete_guard(
@@ -58,7 +59,9 @@ class SyncOptions:
             counters.outcome = "dry-run"
             return [], []
         if verdict.allowed:
-            counters.documents_deleted, counters.chunks_deleted = prune(target, run.generation, changes.deleted)
+            counters.documents_deleted, counters.chunks_deleted = prune(
+                open_store(target), ledger, PrefectCheckpoints.of(target, run.generation), changes.deleted
+            )
             counters.documents_total += counters.documents_deleted
         else:
             counters.outcome, counters.reason = "guarded", verdict.reason

@@ -10,13 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docflow.adapters.stores.lancedb import store
 from docflow.core.errors import DocflowSystemError
 
-if TYPE_CHECKING:  # the port is implemented above the core
+if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
     from docflow.ports.embedder import Embedder
-
-RESULT_COLUMNS = ["doc_id", "chunk_index", "text", "source_path", "page", "title", "doc_type", "_distance"]
+    from docflow.ports.store import VectorStore
 
 
 @dataclass(frozen=True)
@@ -32,34 +30,25 @@ class Hit:
 
 
 def search(
-    db_uri: str,
-    table_name: str,
+    store: VectorStore,
     query: str,
     embedder_for: Callable[[Mapping[str, object]], Embedder],
     k: int = 5,
 ) -> list[Hit]:
-    db = store.connect(db_uri)
-    table = store.open_table(db, table_name)
-    if table is None:
-        raise DocflowSystemError(f"no table {table_name!r} in {db_uri}; run docflow ingest first")
-    vector = embedder_for(store.table_metadata(table).get("pipeline", {})).encode([query])[0]
-    rows = (
-        table.search(vector, vector_column_name="vector")
-        .metric("cosine")
-        .limit(k)
-        .select(RESULT_COLUMNS)
-        .to_list()
-    )
+    info = store.info()
+    if info is None:
+        raise DocflowSystemError(f"no table {store.table!r} in {store.location}; run docflow ingest first")
+    vector = embedder_for(info.pipeline).encode([query])[0]
     return [
         Hit(
-            doc_id=r["doc_id"],
-            chunk_index=r["chunk_index"],
-            score=round(1.0 - float(r["_distance"]), 4),
-            text=r["text"],
-            source_path=r["source_path"],
-            page=r["page"],
-            title=r["title"],
-            doc_type=r["doc_type"],
+            doc_id=h.doc_id,
+            chunk_index=h.chunk_index,
+            score=round(1.0 - h.distance, 4),
+            text=h.text,
+            source_path=h.source_path,
+            page=h.page,
+            title=h.title,
+            doc_type=h.doc_type,
         )
-        for r in rows
+        for h in store.search(vector, k)
     ]
