@@ -19,6 +19,7 @@ from docflow.core.settings import DocflowSettings
 from docflow.adapters.sources import remote
 from docflow.core.confine import NotAllowed, check
 from docflow.core.retry import RetryPolicies
+from docflow.core.models import Stage
 
 # Prefect's rule for block document names, checked when the run is created.
 BlockName = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=128)]
@@ -96,7 +97,7 @@ def confine(places: Sequence[tuple[str, str]], settings: DocflowSettings) -> Non
             "runs started through the Prefect API need allowed roots: set DOCFLOW_ALLOWED_ROOTS "
             "(directories and s3:// prefixes separated by ':') in the environment of the worker "
             "or `serve` process",
-            stage="config",
+            stage=Stage.CONFIG,
         )
 
 

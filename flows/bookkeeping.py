@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from docflow.adapters.stores.lancedb import ledger, store
-from docflow.core.models import BatchResult, DocStatus, Target
+from docflow.core.models import BatchResult, DocStatus, Stage, Target
 from flows.run_state import RunState
 
 
@@ -18,7 +18,7 @@ def record_problems(target: Target, problems, state: RunState) -> None:
     with store.write_lock(target.db):
         ledger.upsert(_open(target, target.ledger_table), entries, state.run_id)
     for problem in problems:
-        state.counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, "discover")
+        state.counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, Stage.DISCOVER)
 
 
 def explain_skipped(target: Target, skipped, state: RunState, retry_failed: bool,

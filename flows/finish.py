@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from prefect.exceptions import TerminationSignal
 from prefect.states import Cancelled, Completed, Failed
 
-from docflow.core.discover import SourceError
+from docflow.core.errors import SourceError
+from docflow.core.models import RunOutcome, Stage
 from docflow.core.summary import RunCounters
 from docflow.core.verify import explain
 from flows import bookkeeping
@@ -64,14 +65,14 @@ def finished_message(summary: dict) -> str:
 
 
 def final_state(counters: RunCounters, summary: dict, logger, started: bool = True):
-    if counters.outcome == "completed":
+    if counters.outcome == RunOutcome.COMPLETED:
         return Completed(message=finished_message(summary), data=summary)
-    if counters.outcome == "dry-run":
+    if counters.outcome == RunOutcome.DRY_RUN:
         return Completed(name="DryRun", message="dry run: nothing changed", data=summary)
-    if counters.outcome == "guarded":
+    if counters.outcome == RunOutcome.GUARDED:
         logger.warning("deletions refused: %s", counters.reason)
         return Completed(name="DeletionGuarded", message=counters.reason, data=summary)
-    if counters.outcome == "cancelled":
+    if counters.outcome == RunOutcome.CANCELLED:
         return Cancelled(message=counters.reason, data=RunStopped(counters.reason, summary))
     if not started:
         logger.error("refused: %s", counters.reason)
@@ -86,22 +87,22 @@ def settle(exc: BaseException, settings, run: OpenRun | None, state: RunState) -
     if isinstance(exc, (Interrupted, KeyboardInterrupt, TerminationSignal)):
         # Ctrl-C or SIGTERM: submission stopped, in-flight batches cancelled, finished work
         # kept; the run reports and ends Cancelled.
-        counters.outcome, counters.reason = "cancelled", "interrupted by the user"
+        counters.outcome, counters.reason = RunOutcome.CANCELLED, "interrupted by the user"
         bookkeeping.settle_unsettled(run.target if run else None, state)
     elif isinstance(exc, SourceError):
-        counters.outcome, counters.reason = "failed", f"bad sources: {exc}"
+        counters.outcome, counters.reason = RunOutcome.FAILED, f"bad sources: {exc}"
     elif settings is None:
-        counters.outcome, counters.reason = "failed", str(exc)
+        counters.outcome, counters.reason = RunOutcome.FAILED, str(exc)
     else:
-        error = explain(exc, settings.db, "flow")
-        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
+        error = explain(exc, settings.db, Stage.FLOW)
+        counters.outcome, counters.reason = RunOutcome.FAILED, f"{error.error_class.value} error: {error}"
 
 
 def report(state: RunState, run: OpenRun | None, work, paths: Sequence[str], settings, inputs: dict):
     summary = state.counters.as_dict()
     for listener in SUMMARY_LISTENERS:
         listener(summary)
-    if state.counters.outcome != "dry-run":
+    if state.counters.outcome != RunOutcome.DRY_RUN:
         bookkeeping.record_run(run.target if run else None, state, summary)
     db, table = (settings.db, settings.table) if settings else (inputs["db"], inputs["table"])
     command = shlex.join(["docflow", work.verb, *paths, *(["--db", db] if db else []), *(["--table", table] if table else [])])

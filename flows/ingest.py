@@ -21,6 +21,7 @@ from blocks.resolve import confine, resolve, run_locations
 from docflow.adapters.checkpoints import checkpoint
 from docflow.core import resume
 from docflow.core.discover import empty_globs
+from docflow.core.models import RunOutcome
 from docflow.core.plan import select_work
 from docflow.core.settings import DocflowSettings
 from docflow.core.verify import ensure_readable
@@ -89,8 +90,8 @@ def run_documents(work, batch_size: int | None, rehash: bool, inputs: dict):
             process_batches(todo, run, work.retry_failed, state)
             if todo or state.counters.documents_deleted:
                 bookkeeping.compact(run.target)
-            if state.counters.outcome == "running":
-                state.counters.outcome = "completed"
+            if state.counters.outcome == RunOutcome.RUNNING:
+                state.counters.outcome = RunOutcome.COMPLETED
     except CLASSIFIED_EXITS as exc:
         settle(exc, settings, run, state)
     return report(state, run, work, paths, settings, inputs)

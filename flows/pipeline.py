@@ -14,7 +14,7 @@ from docflow.adapters.stores.lancedb import ledger, store
 from docflow.core import credentials
 from docflow.core.chunk import ChunkSettings
 from docflow.core.errors import DocflowSystemError
-from docflow.core.models import PipelineConfig, Target
+from docflow.core.models import PipelineConfig, Stage, Target
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
 from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
@@ -95,7 +95,7 @@ def open_target(
         raise DocflowSystemError(
             f"table {settings.table!r} holds {meta['dim']}-dimensional vectors but model "
             f"{pipeline.config.model_name} makes {dim}; use another --table",
-            stage="config",
+            stage=Stage.CONFIG,
         )
     table_backend = table_embed_backend(meta)
     if table_backend.value != pipeline.config.embed_backend:
@@ -103,7 +103,7 @@ def open_target(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
             f"embeds with {pipeline.config.embed_backend}; vectors of two backends never share a "
             f"table: use another --table, or --embed-backend {table_backend.value}",
-            stage="config",
+            stage=Stage.CONFIG,
         )
     return target, meta.get("generation", "")
 

@@ -14,6 +14,7 @@ from prefect_dask import DaskTaskRunner
 
 from docflow.core.settings import DocflowSettings
 from docflow.core.errors import DocflowSystemError
+from docflow.core.models import Stage
 
 
 def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
@@ -38,7 +39,7 @@ def use_address(runner: DaskTaskRunner, address: str) -> DaskTaskRunner:
     if runner.address == address:
         return runner
     if runner._client is not None:  # noqa: SLF001 - the one state that makes this unsafe
-        raise DocflowSystemError("the Dask task runner is already connected", stage="config")
+        raise DocflowSystemError("the Dask task runner is already connected", stage=Stage.CONFIG)
     runner.address = address
     runner.cluster_kwargs = {}
     return runner
@@ -85,5 +86,5 @@ def ensure_workers_see(client, paths: Sequence[str]) -> None:
             "storage is not shared with the Dask workers (" + "; ".join(blind) + "). Put the "
             "LanceDB URI and the checkpoint directory on storage every worker sees: a shared "
             "mount, or an object store URL such as s3://bucket/path",
-            stage="config",
+            stage=Stage.CONFIG,
         )

@@ -15,8 +15,8 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.futures import as_completed
 
-from docflow.core.errors import DocflowError, classify
-from docflow.core.models import DocRef, DocStatus, ErrorClass
+from docflow.core.errors import DocflowError, classify, rules_for
+from docflow.core.models import DocRef, DocStatus, Stage
 from docflow.core.plan import make_batches
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
@@ -86,22 +86,22 @@ class BatchScheduler:
         try:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 - classified just below
-            error = classify(exc, "batch")
+            error = classify(exc, Stage.BATCH)
         else:
             self.progress.add_batch(result)
             failed = sum(o.status is not DocStatus.DONE for o in result.outcomes)
             if failed:
                 self.progress.calls.submit(rename_task_run, future.task_run_id, failed_batch_name(name, failed, len(batch)))
             return
-        policy = self.policies.for_class(error.error_class)
-        if error.error_class is ErrorClass.SYSTEM or policy.stop_run:
+        policy, rules = self.policies.for_class(error.error_class), rules_for(error.error_class)
+        if rules.stops_run or policy.stop_run:
             self.stop = error
-        elif attempt <= policy.retries:
+        elif rules.resubmitted and attempt <= policy.retries:
             self.progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
             self.pending.append((name, batch, attempt + 1))
         else:
             for doc in batch:
-                self.progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, "batch")
+                self.progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, Stage.BATCH)
 
     def cancel(self) -> None:
         """Cancel the batches in flight; their documents and the queued ones are unsettled

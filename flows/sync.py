@@ -14,6 +14,7 @@ from pydantic import Field
 
 from docflow.adapters.stores.lancedb import ledger, store
 from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
+from docflow.core.models import RunOutcome
 from docflow.core.prune import prune
 from docflow.core.settings import MAX_DELETE_FRACTION
 from flows.ingest import run_documents
@@ -55,13 +56,13 @@ class SyncOptions:
         publish_diff(changes, verdict, self.dry_run, logger, table=target.table)
         counters.sync_diff = changes.counts()
         if self.dry_run:
-            counters.outcome = "dry-run"
+            counters.outcome = RunOutcome.DRY_RUN
             return [], []
         if verdict.allowed:
             counters.documents_deleted, counters.chunks_deleted = prune(target, run.generation, changes.deleted)
             counters.documents_total += counters.documents_deleted
         else:
-            counters.outcome, counters.reason = "guarded", verdict.reason
+            counters.outcome, counters.reason = RunOutcome.GUARDED, verdict.reason
         chosen = set(changes.added) | set(changes.updated)
         return [d for d in docs if d.doc_id in chosen], [d for d in docs if d.doc_id not in chosen]
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from docflow.core.models import DocRef, ErrorClass
+from docflow.core.errors import SourceError
+from docflow.core.models import DocRef, ErrorClass, Stage
 from docflow.adapters.sources import remote
 from docflow.core import sniff
 from docflow.core.retry import PolicyExhausted, RetryPolicies, call_with_policy
@@ -100,10 +101,6 @@ class Discovery:
     @property
     def ignored(self) -> int:
         return sum(self.ignored_by_reason.values())
-
-
-class SourceError(ValueError):
-    """The sources themselves are unusable (missing root, colliding doc ids)."""
 
 
 def is_ignored_name(name: str) -> bool:
@@ -318,7 +315,7 @@ def _inspect_remote(
         if reused or defer:
             return where.ref(reused or "", size, version=version)
     try:
-        data = call_with_policy(lambda: remote.fetch(where.path), stage="discover", policies=RetryPolicies()).value
+        data = call_with_policy(lambda: remote.fetch(where.path), stage=Stage.DISCOVER, policies=RetryPolicies()).value
     except PolicyExhausted as exhausted:
         return DiscoveryProblem(where.doc_id, where.path, exhausted.error.error_class, exhausted.error.message)
     contradiction = sniff.contradiction(data[: sniff.HEAD_BYTES], where.doc_type, _suffix(where.path))

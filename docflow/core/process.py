@@ -24,7 +24,7 @@ from docflow.core.models import (
     DocRef,
     DocStatus,
     EmbedBackend,
-    ErrorClass,
+    Stage,
     StageTimings,
     Target,
 )
@@ -39,7 +39,7 @@ from docflow.core import versions
 from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
 from docflow.core.discover import document_fingerprint
 from docflow.adapters.embedders.embed import embed_texts
-from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, classify
+from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, classify, rules_for
 from docflow.core.isolation import Limits
 from docflow.adapters.parsers.ocr import OcrSettings
 from docflow.adapters.parsers.parse import limited, parse_document
@@ -151,7 +151,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
             return parse(copy.path, doc.doc_type)
 
     try:
-        parsed = call_with_policy(read_and_parse, stage="parse", policies=ctx.policies, sleep=sleep)
+        parsed = call_with_policy(read_and_parse, stage=Stage.PARSE, policies=ctx.policies, sleep=sleep)
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         return version, _failure(version, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
@@ -159,7 +159,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     try:
         chunks = call_with_policy(
             lambda: _chunks_or_fail(parsed.value, ctx),
-            stage="chunk",
+            stage=Stage.CHUNK,
             policies=ctx.policies,
             sleep=sleep,
         )
@@ -186,7 +186,7 @@ def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
     caps.check_text(elements, ctx.max_text_chars)
     chunks = chunk_elements(elements, ctx.chunking)
     if not chunks:
-        raise ParseError("document produced no chunks", stage="chunk")
+        raise ParseError("document produced no chunks", stage=Stage.CHUNK)
     caps.check_chunks(len(chunks), ctx.max_chunks)
     return chunks
 
@@ -201,7 +201,7 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
             lambda: embed_texts(
                 texts, ctx.model_path, ctx.device, ctx.embed_batch_size, ctx.embed_backend, ctx.model_cache_dir or None
             ),
-            stage="embed",
+            stage=Stage.EMBED,
             policies=ctx.policies,
             sleep=sleep,
         ).value
@@ -234,7 +234,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
             store.replace_documents(table, doc_ids, rows)
 
     try:
-        call_with_policy(commit, stage="write", policies=ctx.policies, sleep=sleep)
+        call_with_policy(commit, stage=Stage.WRITE, policies=ctx.policies, sleep=sleep)
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         failed.update({p.doc.doc_id: _failure(p.doc, exhausted.error, p.attempts) for p in prepared})
@@ -251,7 +251,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
             status=DocStatus.DONE,
             chunk_count=len(p.chunks),
             attempts=p.attempts,
-            stage="done",
+            stage=Stage.DONE,
             size=p.doc.size,
             timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share, p.ocr_s),
         )
@@ -275,7 +275,7 @@ def _record(versions, outcomes: dict, ctx: BatchContext, results, sleep) -> None
             if outcomes[doc.doc_id].final:
                 checkpoint.record(results, ctx.generation, doc, outcomes[doc.doc_id], ctx.run_id)
 
-    for stage, step in (("ledger", write_ledger), ("checkpoint", write_checkpoints)):
+    for stage, step in ((Stage.LEDGER, write_ledger), (Stage.CHECKPOINT, write_checkpoints)):
         try:
             call_with_policy(step, stage=stage, policies=ctx.policies, sleep=sleep)
         except PolicyExhausted as exhausted:
@@ -299,5 +299,5 @@ def _failure(doc: DocRef, error: DocflowError, attempts: int, parse_s: float = 0
 
 
 def _raise_if_system(error: DocflowError) -> None:
-    if error.error_class is ErrorClass.SYSTEM:
+    if rules_for(error.error_class).stops_run:
         raise error

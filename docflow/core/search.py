@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.core.models import EmbedBackend
+from docflow.core.models import EmbedBackend, Stage
 from docflow.adapters.stores.lancedb import store
 from docflow.adapters.embedders.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model, table_embed_backend
 from docflow.core.errors import DocflowSystemError
@@ -49,7 +49,7 @@ def search(
             f"table {table_name!r} was embedded with backend {table_backend.value}; a query embedded "
             f"with {EmbedBackend(backend).value} would not match its vectors exactly (leave "
             "--embed-backend out to use the table's)",
-            stage="config",
+            stage=Stage.CONFIG,
         )
     # The bundled model's path differs between installs; any other model is a path we keep.
     bundled = meta.get("model_name", DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME

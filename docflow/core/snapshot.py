@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from docflow.adapters.sources import remote
 from docflow.core.versions import FileStat
 from docflow.core.errors import MissingError
+from docflow.core.models import Stage
 
 _BLOCK = 1 << 20
 
@@ -63,7 +64,7 @@ def _read(path: str, writer: BinaryIO) -> tuple[str, int, FileStat | None, str]:
     try:
         reader = open(path, "rb")
     except FileNotFoundError as exc:
-        raise MissingError(f"file vanished before parsing: {path}", stage="parse") from exc
+        raise MissingError(f"file vanished before parsing: {path}", stage=Stage.PARSE) from exc
     digest, size = hashlib.sha256(), 0
     with reader:
         before = FileStat.of(os.fstat(reader.fileno()))

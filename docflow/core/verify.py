@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docflow.core.models import DocRef, DocStatus, ErrorClass, Target
+from docflow.core.models import DocRef, DocStatus, ErrorClass, Stage, Target
 from docflow.adapters.checkpoints import checkpoint
 from docflow.adapters.sources import remote
 from docflow.adapters.stores.lancedb import store
@@ -115,7 +115,7 @@ def ensure_readable(db_uri: str) -> None:
     """Refuse to read or write a database whose current table versions are damaged."""
     problems = unreadable_versions(db_uri)
     if problems:
-        raise StoreFault(f"store error in {db_uri}: " + "; ".join(problems), stage="flow")
+        raise StoreFault(f"store error in {db_uri}: " + "; ".join(problems), stage=Stage.FLOW)
 
 
 def unreadable_versions(db_uri: str) -> list[str]:
