@@ -45,8 +45,8 @@ class FlowInputs:
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
-        embedder's device, batch size and backend, the cluster's address and the target's storage
-        options have no flow parameter of their own; they come from blocks only."""
+        embedder's device and batch size and the target's storage options have no flow
+        parameter of their own; they come from blocks only."""
         overrides = {
             "db": self.db,
             "table": self.table,
@@ -119,6 +119,7 @@ def resolve(
     source: str | None,
     target: str | None,
     embedder: str | None,
+    embed_backend: str | None = None,
     address: str | None = None,
     cluster: str | None = None,
 ) -> FlowInputs:
@@ -142,7 +143,7 @@ def resolve(
         retry_policies=policies,
         device=_field(emb, "device"),
         embed_batch_size=_field(emb, "batch_size"),
-        embed_backend=_field(emb, "backend"),
+        embed_backend=embed_backend or _field(emb, "backend"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
         storage_block=target,

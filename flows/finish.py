@@ -19,7 +19,7 @@ from docflow.core.verify import explain
 from flows import bookkeeping
 from flows.interrupt import Interrupted
 from flows.pipeline import OpenRun
-from flows.progress import SUMMARY_LISTENERS
+from flows.observers import current
 from flows.report import publish
 from flows.run_state import RunState
 
@@ -100,8 +100,8 @@ def settle(exc: BaseException, settings, run: OpenRun | None, state: RunState) -
 
 def report(state: RunState, run: OpenRun | None, work, paths: Sequence[str], settings, inputs: dict):
     summary = state.counters.as_dict()
-    for listener in SUMMARY_LISTENERS:
-        listener(summary)
+    if (hear := current().summary) is not None:
+        hear(summary)
     if state.counters.outcome != RunOutcome.DRY_RUN:
         bookkeeping.record_run(run.target if run else None, state, summary)
     db, table = (settings.db, settings.table) if settings else (inputs["db"], inputs["table"])

@@ -18,7 +18,6 @@ from docflow.core.models import PipelineConfig, Stage, Target
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
 from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
-from flows.runner import torch_threads_per_worker
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,10 @@ def batch_context(
     policies: RetryPolicies,
     run_id: str,
     retry_failed: bool = False,
+    torch_threads: int = 0,
 ) -> BatchContext:
-    """Everything a worker needs to process a batch, from the run's settings."""
+    """Everything a worker needs to process a batch, from the run's settings; `torch_threads`
+    per worker process (0: the worker's default), from the task runner."""
     return BatchContext(
         target=credentials.for_workers(target, settings),
         generation=generation,
@@ -141,7 +142,7 @@ def batch_context(
         policies=policies,
         run_id=run_id,
         pipeline_fingerprint=pipeline.config.fingerprint(),
-        torch_threads=torch_threads_per_worker(settings),
+        torch_threads=torch_threads,
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,

@@ -39,7 +39,7 @@ from docflow.core import versions
 from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
 from docflow.core.discover import document_fingerprint
 from docflow.adapters.embedders.embed import embed_texts
-from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, classify, rules_for
+from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, rules_for
 from docflow.core.isolation import Limits
 from docflow.adapters.parsers.ocr import OcrSettings
 from docflow.adapters.parsers.parse import limited, parse_document
