@@ -105,17 +105,19 @@ class DocumentSource(Block):
         not exist would only fail at run time, so it is refused when the block is saved."""
         import fsspec
 
-        from docflow.adapters.sources.remote import is_url
+        from docflow.core.locations import is_remote, local_path
 
         checked = []
         for root in roots:
-            if is_url(root):
-                scheme = root.split("://", 1)[0]
-                try:
-                    fsspec.get_filesystem_class(scheme)
-                except (ValueError, ImportError) as exc:
-                    raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
-            checked.append(root.removeprefix("file://"))
+            if not is_remote(root):
+                checked.append(local_path(root))
+                continue
+            scheme = root.split("://", 1)[0]
+            try:
+                fsspec.get_filesystem_class(scheme)
+            except (ValueError, ImportError) as exc:
+                raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
+            checked.append(root)
         return checked
 
 

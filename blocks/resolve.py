@@ -16,7 +16,7 @@ from pydantic import Field
 
 from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from docflow.core.settings import DocflowSettings
-from docflow.adapters.sources import remote
+from docflow.core.locations import is_remote, local_path
 from docflow.core.confine import NotAllowed, check
 from docflow.core.retry import RetryPolicies
 from docflow.core.models import Stage
@@ -68,9 +68,9 @@ def absolute_locations(settings: DocflowSettings) -> DocflowSettings:
     """A relative database or checkpoint path means the flow's working directory; Dask workers
     have their own, so the path is made absolute before it travels to them."""
     local = {
-        name: os.path.abspath(os.path.expanduser(value.removeprefix("file://")))
+        name: os.path.abspath(os.path.expanduser(local_path(value)))
         for name in ("db", "checkpoint_dir")
-        if (value := getattr(settings, name)) and not remote.is_url(value)
+        if (value := getattr(settings, name)) and not is_remote(value)
     }
     return settings.model_copy(update=local)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from docflow.core.models import DocRef, DocStatus, ErrorClass, Stage, Target
 from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.sources import remote
 from docflow.adapters.stores.lancedb import store
 from docflow.core.errors import DocflowError, StoreFault, classify, is_store_fault
+from docflow.core.locations import is_remote, local_path
 
 EXAMPLES = 20
 CHUNK_COLUMNS = ["doc_id", "chunk_index", "fingerprint"]
@@ -122,9 +122,9 @@ def unreadable_versions(db_uri: str) -> list[str]:
     """For each local table whose newest version will not open, or opens as another (a
     zeroed manifest reads as an empty version 0): what is wrong and the command that makes
     the previous version current again."""
-    if remote.is_url(db_uri) or not Path(db_uri.removeprefix("file://")).is_dir():
+    if is_remote(db_uri) or not Path(local_path(db_uri)).is_dir():
         return []
-    root = Path(db_uri.removeprefix("file://"))
+    root = Path(local_path(db_uri))
     db = store.connect(str(root), {})
     found = []
     for table_dir in sorted(root.glob("*.lance")):

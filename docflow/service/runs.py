@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from docflow.adapters.sources.remote import is_url
+from docflow.core.locations import is_remote
 from docflow.core.settings import DocflowSettings
 from flows.observers import Observers, observing
 
@@ -33,7 +33,7 @@ class LostApi(Exception):
 
 def missing_sources(paths: Sequence[str]) -> list[str]:
     """Local paths that do not exist (globs and URLs are the flow's to check)."""
-    return [p for p in paths if not is_url(p) and not os.path.exists(p) and not set("*?[") & set(p)]
+    return [p for p in paths if not is_remote(p) and not os.path.exists(p) and not set("*?[") & set(p)]
 
 
 OnProgress = Callable[[object], None] | None
@@ -67,7 +67,7 @@ def _run(flow, settings: DocflowSettings, paths: Sequence[str], on_progress: OnP
     try:
         with observing(Observers(progress=on_progress, summary=delivered.append)):
             state = flow.with_options(task_runner=build_task_runner(settings))(
-                paths=[p if is_url(p) else os.path.abspath(p) for p in paths],
+                paths=[p if is_remote(p) else os.path.abspath(p) for p in paths],
                 db=settings.db,
                 table=settings.table,
                 batch_size=settings.batch_size,

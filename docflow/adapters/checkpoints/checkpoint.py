@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
+from docflow.core.locations import is_remote, local_path
 from docflow.core.models import DocOutcome, DocRef
 from docflow.adapters.stores.lancedb.store import fsspec_options
 
@@ -34,9 +35,9 @@ def checkpoint_key(generation: str, doc: DocRef) -> str:
 
 
 def default_checkpoint_dir(db: str, table: str) -> str:
-    if "://" in db and not db.startswith("file://"):
+    if is_remote(db):
         return f"{db.rstrip('/')}/_docflow/checkpoints/{table}"
-    return os.path.join(os.path.abspath(db.removeprefix("file://")), "_docflow", "checkpoints", table)
+    return os.path.join(os.path.abspath(local_path(db)), "_docflow", "checkpoints", table)
 
 
 def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None):
@@ -46,9 +47,9 @@ def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = 
 
     def storage(sub: str):
         path = f"{checkpoint_dir.rstrip('/')}/{sub}"
-        if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
+        if is_remote(checkpoint_dir):
             return RemoteFileSystem(basepath=path, settings=fsspec_options(checkpoint_dir, storage_options or {}))
-        return LocalFileSystem(basepath=path.removeprefix("file://"))
+        return LocalFileSystem(basepath=local_path(path))
 
     return ResultStore(
         result_storage=storage("results"),
@@ -88,8 +89,8 @@ LIST_PARALLELISM = 32
 
 def listed_keys(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None) -> set[str]:
     """Every non-empty checkpoint key under `checkpoint_dir`, as `<shard>/<doc dir>/<fingerprint>`."""
-    if "://" not in checkpoint_dir or checkpoint_dir.startswith("file://"):
-        return _listed_local(os.path.join(checkpoint_dir.removeprefix("file://"), "keys"))
+    if not is_remote(checkpoint_dir):
+        return _listed_local(os.path.join(local_path(checkpoint_dir), "keys"))
     from concurrent.futures import ThreadPoolExecutor
 
     from fsspec.core import url_to_fs
