@@ -82,27 +82,19 @@ class ClassRules:
     advice: str  # the report's next step for documents that failed with it
 
 
+# A retry may fix it: the document stays open for the next run, a failed batch is resubmitted.
+_REOPENED = ClassRules(final=False, resubmitted=True, stops_run=False,
+                       advice="are tried again by the next run over these documents")
+# A retry cannot fix it until the file changes: checkpointed as failed.
+_FINAL = ClassRules(final=True, resubmitted=False, stops_run=False, advice="stay skipped until the file changes")
+
 ERROR_TABLE: dict[ErrorClass, ClassRules] = {
-    ErrorClass.TRANSIENT: ClassRules(
-        final=False, resubmitted=True, stops_run=False,
-        advice="are tried again by the next run over these documents",
-    ),
-    ErrorClass.RESOURCE: ClassRules(
-        final=False, resubmitted=True, stops_run=False,
-        advice="are tried again by the next run over these documents",
-    ),
-    ErrorClass.PARSE: ClassRules(
-        final=True, resubmitted=False, stops_run=False,
-        advice="stay skipped until the file changes",
-    ),
-    ErrorClass.MISSING: ClassRules(
-        final=True, resubmitted=False, stops_run=False,
-        advice="stay skipped until the file changes",
-    ),
-    ErrorClass.SYSTEM: ClassRules(
-        final=False, resubmitted=False, stops_run=True,
-        advice="stop the run: fix the cause, then rerun",
-    ),
+    ErrorClass.TRANSIENT: _REOPENED,
+    ErrorClass.RESOURCE: _REOPENED,
+    ErrorClass.PARSE: _FINAL,
+    ErrorClass.MISSING: _FINAL,
+    ErrorClass.SYSTEM: ClassRules(final=False, resubmitted=False, stops_run=True,
+                                  advice="stop the run: fix the cause, then rerun"),
 }
 
 
