@@ -17,14 +17,21 @@ from docflow.core.retry import RetryPolicies
 
 
 class LanceDBTarget(Block):
-    """Where chunks are written: a LanceDB database and the chunk table inside it."""
+    """Where chunks are written: a store's database and the chunk table inside it. The class
+    and its slug keep their first store's name, so blocks saved before other stores existed
+    still load."""
 
     _block_type_name = "docflow LanceDB target"
     _block_type_slug = "docflow-lancedb-target"
 
+    store: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="Vector store adapter by its registered name; empty: the default store.",
+    )
     uri: str = Field(
         min_length=1,
-        description="LanceDB URI: a local directory or an object-store URL (s3://, gs://, az://).",
+        description="The store's database URI: a local directory or an object-store URL (s3://, gs://, az://).",
     )
     table: str = Field(
         DocflowSettings.model_fields["table"].default,

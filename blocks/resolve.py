@@ -42,12 +42,14 @@ class FlowInputs:
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
     storage_block: str | None = None  # the target block holding them, for the workers
+    store: str | None = None
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
         embedder's device and batch size and the target's storage options have no flow
         parameter of their own; they come from blocks only."""
         overrides = {
+            "store": self.store,
             "db": self.db,
             "table": self.table,
             "batch_size": batch_size,
@@ -120,6 +122,7 @@ def resolve(
     target: str | None,
     embedder: str | None,
     embed_backend: str | None = None,
+    store: str | None = None,
     address: str | None = None,
     cluster: str | None = None,
 ) -> FlowInputs:
@@ -147,6 +150,7 @@ def resolve(
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
         storage_block=target,
+        store=store or _field(tgt, "store") or None,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from docflow.adapters.stores.lancedb import ledger, store
+from docflow.adapters.stores import open_state
 from docflow.core.discover import Discovery, SourceError, discover
 from docflow.core.models import DocRef, Target
 from docflow.core.settings import DocflowSettings
@@ -27,7 +27,7 @@ def recorded_versions(target: Target, generation: str):
     """None when nothing is indexed yet: every document is read."""
     if not generation:
         return None
-    return ledger.recorded_versions(store.open_table(store.connect(target.db, target.options), target.ledger_table))
+    return open_state(target).recorded_versions()
 
 
 def discover_documents(paths: Sequence[str], pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool,
@@ -59,6 +59,4 @@ def refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:
             before.observed_ns, before.version,
         ):
             stale.append(doc)
-    if stale:
-        with store.write_lock(target.db):
-            ledger.refresh_versions(store.connect(target.db, target.options).open_table(target.ledger_table), stale)
+    open_state(target).refresh_versions(stale)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from prefect.exceptions import TerminationSignal
 from prefect.states import Cancelled, Completed, Failed
 
-from docflow.core.errors import SourceError
+from docflow.adapters.stores import open_store, target_of
+from docflow.core.errors import DocflowError, SourceError
 from docflow.core.models import RunOutcome, Stage
 from docflow.core.summary import RunCounters
 from docflow.core.verify import explain
@@ -94,8 +95,18 @@ def settle(exc: BaseException, settings, run: OpenRun | None, state: RunState) -
     elif settings is None:
         counters.outcome, counters.reason = RunOutcome.FAILED, str(exc)
     else:
-        error = explain(exc, settings.db, Stage.FLOW)
+        error = explain(exc, _store_of(settings, run), Stage.FLOW)
         counters.outcome, counters.reason = RunOutcome.FAILED, f"{error.error_class.value} error: {error}"
+
+
+def _store_of(settings, run: OpenRun | None):
+    """The store to ask about a fault: None when the settings name none that can be opened."""
+    if run is not None:
+        return open_store(run.target)
+    try:
+        return open_store(target_of(settings))
+    except DocflowError:
+        return None
 
 
 def report(state: RunState, run: OpenRun | None, work, paths: Sequence[str], settings, inputs: dict):

@@ -18,7 +18,8 @@ from prefect import flow, get_run_logger
 from prefect.exceptions import TerminationSignal
 
 from blocks.resolve import confine, resolve, run_locations
-from docflow.adapters.checkpoints import checkpoint
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core import resume
 from docflow.core.discover import empty_globs
 from docflow.core.models import RunOutcome
@@ -30,7 +31,7 @@ from flows.finish import report, settle
 from flows.interrupt import Interrupted
 from flows.naming import flow_run_name, tag_run
 from flows.outcomes import skip_reason
-from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, documented, resolve_inputs
+from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, Store, documented, resolve_inputs
 from flows.pipeline import OpenRun, build_pipeline, open_target
 from flows.run_state import RunState, start_run
 from flows.scheduler import process_batches
@@ -68,7 +69,8 @@ def ingest(
     paths: Paths = None, db: str | None = None, table: Table = None, retry_failed: bool = False,
     batch_size: BatchSize = None, include: Globs = None, exclude: Globs = None, model: str | None = None,
     retry_policies: Policies = None, source: Block = None, target: Block = None, embedder: Block = None,
-    embed_backend: Backend = None, address: Address = None, cluster: Block = None, rehash: bool = False,
+    embed_backend: Backend = None, store: Store = None, address: Address = None, cluster: Block = None,
+    rehash: bool = False,
 ):
     return run_documents(IngestWork(retry_failed), batch_size, rehash, resolve_inputs(locals()))
 
@@ -98,7 +100,7 @@ def plan(paths: Sequence[str], settings, policies, work, rehash: bool, state: Ru
     """Fence the run, build the pipeline, discover, and open (or create) the tables. No table
     is created before discovery: a run refused for its sources leaves nothing."""
     confine(run_locations(paths, settings), settings)
-    ensure_readable(settings.db)
+    ensure_readable(open_store(target_of(settings)))
     pipeline = build_pipeline(settings)
     started = time.monotonic()
     target, generation = open_target(settings, pipeline, create=False)
@@ -119,8 +121,9 @@ def skip_finished(run: OpenRun, found: Found, work, state: RunState):
     finished, `work` chooses among the rest, and every skip is explained."""
     discovery, target, generation = found.discovery, run.target, run.generation
     docs = list(discovery.documents)
-    results = checkpoint.open_store(target.checkpoint_dir, target.options)
-    done = resume.finished(target, generation, results, docs, write=not work.dry_run) if generation else set()
+    checkpoints = PrefectCheckpoints.of(target, generation)
+    store, ledger = open_store(target), open_state(target)
+    done = resume.finished(store, ledger, checkpoints, docs, write=not work.dry_run) if generation else set()
     if found.recorded is not None and not work.dry_run:
         refresh_versions(target, [d for d in docs if d.doc_id in done], found.recorded)
     todo, skipped = work.choose(run, discovery, done, found.unreachable, state)

@@ -21,9 +21,10 @@ Globs = list[str] | None
 Policies = RetryPolicies | BlockName | None
 Block = BlockName | None
 Backend = EmbedBackend | None
+Store = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 SHARED_ARGS = """\
-        db: LanceDB URI or directory; default DOCFLOW_DB or ./lancedb. A relative path is
+        db: The store's database URI or directory; default DOCFLOW_DB or the settings' default. A relative path is
             relative to the flow run's working directory: for a deployment, the clone it was
             deployed from. Give an absolute path or a URL.
         table: Chunk table name (default DOCFLOW_TABLE or chunks); its ledger is the table
@@ -35,8 +36,10 @@ SHARED_ARGS = """\
         retry_policies: Retry policy per error class (transient, missing, resource, parse,
             system), or the name of a docflow retry policies block.
         source: Name of a docflow document source block (roots, include, exclude).
-        target: Name of a docflow LanceDB target block (URI, table).
+        target: Name of a docflow target block (store, URI, table).
         embedder: Name of a docflow embedder block (model, device, batch size).
+        store: The store adapter's registered name; default: the target block's, else
+            DOCFLOW_STORE or the default store.
         embed_backend: How the embedding model runs (torch, onnx, onnx-int8); default: the
             embedder block's, else DOCFLOW_EMBED_BACKEND or torch. A table keeps its backend.
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
@@ -47,7 +50,7 @@ SHARED_ARGS = """\
 
 
 RESOLVED = ("paths", "db", "table", "include", "exclude", "model", "retry_policies", "source", "target",
-            "embedder", "embed_backend", "address", "cluster")
+            "embedder", "embed_backend", "store", "address", "cluster")
 
 
 def resolve_inputs(parameters: dict) -> dict:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.adapters.checkpoints import checkpoint
 from docflow.adapters.embedders.embed import dimension_from_files, embedding_dimension, model_label, model_revision
 from docflow.adapters.embedders.embed import resolve_model, table_embed_backend
 from docflow.adapters.parsers.ocr import OcrSettings
 from docflow.adapters.parsers.parse import PDF_STRATEGY, parser_version
-from docflow.adapters.stores.lancedb import ledger, store
+from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core import credentials
 from docflow.core.chunk import ChunkSettings
 from docflow.core.errors import DocflowSystemError
@@ -65,38 +64,25 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
     return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
 
-def target_of(settings: DocflowSettings) -> Target:
-    return Target(
-        db=settings.db,
-        table=settings.table,
-        checkpoint_dir=settings.checkpoint_dir
-        or checkpoint.default_checkpoint_dir(settings.db, settings.table),
-        storage_options=tuple(sorted(settings.storage_options.items())),
-    )
-
-
 def open_target(
     settings: DocflowSettings, pipeline: Pipeline, create: bool = True
 ) -> tuple[Target, str]:
     """Create the tables if needed and return the target with the chunk table's generation
     ("" when `create` is off and there is no table yet: nothing is indexed)."""
     target = target_of(settings)
-    db = store.connect(target.db, target.options)
-    if not create and store.open_table(db, settings.table) is None:
+    store = open_store(target)
+    if not create and store.info() is None:
         return target, ""
     dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
-    with store.write_lock(settings.db):
-        chunks = store.ensure_chunk_table(db, settings.table, dim, pipeline_meta(pipeline))
-        store.ensure_table(db, target.ledger_table, ledger.LEDGER_SCHEMA)
-        store.ensure_table(db, target.runs_table, ledger.RUNS_SCHEMA)
-    meta = store.table_metadata(chunks)
-    if meta.get("dim") not in (None, dim):
+    info = store.ensure(dim, pipeline_meta(pipeline))
+    open_state(target).ensure()
+    if info.dim not in (None, dim):
         raise DocflowSystemError(
-            f"table {settings.table!r} holds {meta['dim']}-dimensional vectors but model "
+            f"table {settings.table!r} holds {info.dim}-dimensional vectors but model "
             f"{pipeline.config.model_name} makes {dim}; use another --table",
             stage=Stage.CONFIG,
         )
-    table_backend = table_embed_backend(meta)
+    table_backend = table_embed_backend({"pipeline": info.pipeline})
     if table_backend.value != pipeline.config.embed_backend:
         raise DocflowSystemError(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
@@ -104,7 +90,7 @@ def open_target(
             f"table: use another --table, or --embed-backend {table_backend.value}",
             stage=Stage.CONFIG,
         )
-    return target, meta.get("generation", "")
+    return target, info.generation
 
 
 def pipeline_meta(pipeline: Pipeline) -> dict:

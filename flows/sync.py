@@ -12,7 +12,8 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from docflow.adapters.stores.lancedb import ledger, store
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores import open_state, open_store
 from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
 from docflow.core.models import RunOutcome
 from docflow.core.prune import prune
@@ -20,7 +21,7 @@ from docflow.core.settings import MAX_DELETE_FRACTION
 from flows.ingest import run_documents
 from flows.naming import flow_run_name
 from flows.outcomes import skip_reason
-from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, documented, resolve_inputs
+from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, Store, documented, resolve_inputs
 from flows.pipeline import OpenRun
 from flows.report import publish_diff
 from flows.run_state import RunState
@@ -41,8 +42,8 @@ class SyncOptions:
     def choose(self, run: OpenRun, found, done: set[str], unreachable: bool, state: RunState):
         target, counters, logger = run.target, state.counters, state.logger
         docs = list(found.documents)
-        ledger_table = store.open_table(store.connect(target.db, target.options), target.ledger_table)
-        known = ledger.fingerprints(ledger_table) if ledger_table is not None else {}
+        ledger = open_state(target)
+        known = ledger.fingerprints()
         present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
         changes = diff(docs, present, known, done)
         verdict = mass_delete_guard(
@@ -57,7 +58,9 @@ class SyncOptions:
             counters.outcome = RunOutcome.DRY_RUN
             return [], []
         if verdict.allowed:
-            counters.documents_deleted, counters.chunks_deleted = prune(target, run.generation, changes.deleted)
+            counters.documents_deleted, counters.chunks_deleted = prune(
+                open_store(target), ledger, PrefectCheckpoints.of(target, run.generation), changes.deleted
+            )
             counters.documents_total += counters.documents_deleted
         else:
             counters.outcome, counters.reason = RunOutcome.GUARDED, verdict.reason
@@ -84,6 +87,7 @@ def sync(
     max_delete_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = MAX_DELETE_FRACTION,
     batch_size: BatchSize = None, include: Globs = None, exclude: Globs = None, model: str | None = None,
     retry_policies: Policies = None, source: Block = None, target: Block = None, embedder: Block = None,
-    embed_backend: Backend = None, address: Address = None, cluster: Block = None, rehash: bool = False,
+    embed_backend: Backend = None, store: Store = None, address: Address = None, cluster: Block = None,
+    rehash: bool = False,
 ):
     return run_documents(SyncOptions(dry_run, allow_mass_delete, max_delete_fraction), batch_size, rehash, resolve_inputs(locals()))

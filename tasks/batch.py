@@ -10,6 +10,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from docflow.adapters.embedders.embed import set_threads
+from docflow.adapters.stores import destination
+from docflow.core import credentials
 from docflow.core.errors import DocflowError, classify
 from docflow.core.models import BatchResult, DocRef, Stage
 from docflow.core.process import BatchContext, process_batch
@@ -19,7 +21,9 @@ from docflow.core.process import BatchContext, process_batch
 def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext, resumed: bool = False) -> BatchResult:
     set_threads(ctx.torch_threads)
     try:
-        return process_batch(docs, ctx, resumed=resumed)
+        # The worker's own storage options, never submitted with the batch.
+        target = credentials.on_worker(ctx.target, ctx.run_id)
+        return process_batch(docs, ctx, destination(target, ctx.generation), resumed=resumed)
     except DocflowError:
         raise
     except Exception as exc:  # noqa: BLE001 - every exception leaving a task is classified

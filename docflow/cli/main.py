@@ -15,12 +15,15 @@ from typing import NoReturn
 
 from docflow.cli import deploy as cli_deploy
 from docflow.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code
+from docflow.core.errors import DocflowError
 from docflow.core.models import EmbedBackend
 from docflow.core.settings import MAX_DELETE_FRACTION, PART_ROWS
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="LanceDB URI (default ./lancedb or DOCFLOW_DB)")
+    parser.add_argument("--store", metavar="NAME",
+                        help="vector store adapter by name (default DOCFLOW_STORE or the default store)")
+    parser.add_argument("--db", help="the store's database URI (default DOCFLOW_DB or the default database)")
     parser.add_argument("--table", help="chunk table (default chunks or DOCFLOW_TABLE)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -112,8 +115,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = DocflowSettings(**settings_from_args(args))
+        if settings.store:
+            from docflow.adapters.stores import resolve_name
+
+            resolve_name(settings.store)
     except ValueError as exc:
         print(f"docflow: bad settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DocflowError as exc:
+        print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_USAGE
     handler = {
         "ingest": _ingest,
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     return handler[args.command](args, settings)
 
 
-SETTINGS_ARGS = ("db", "table", "address", "workers", "batch_size", "model", "embed_backend")
+SETTINGS_ARGS = ("store", "db", "table", "address", "workers", "batch_size", "model", "embed_backend")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:
@@ -278,6 +288,7 @@ def _table_question(command):
     def run(args: argparse.Namespace, settings) -> int:
         from docflow.service import tables
 
+        store = open_store(target_of(settings))
         try:
             return command(args, settings)
         except (tables.StoreUnavailable, tables.NotFound) as exc:

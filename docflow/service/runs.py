@@ -75,6 +75,7 @@ def _run(flow, settings: DocflowSettings, paths: Sequence[str], on_progress: OnP
                 exclude=exclude,
                 model=settings.model,
                 embed_backend=settings.embed_backend.value,
+                store=settings.store or None,
                 address=settings.address,
                 return_state=True,
                 **extra,
@@ -94,7 +95,8 @@ def export(settings: DocflowSettings, out: str, on_progress: OnProgress = None, 
     try:
         with observing(Observers(progress=on_progress)):
             state = flow(out=os.path.abspath(out), db=settings.db, table=settings.table, format=format,
-                         version=version, with_reports=with_reports, part_rows=part_rows, return_state=True)
+                         version=version, with_reports=with_reports, part_rows=part_rows,
+                         store=settings.store or None, return_state=True)
     except httpx.HTTPError as exc:
         raise LostApi(exc, None) from exc
     summary = state.result(raise_on_failure=False)

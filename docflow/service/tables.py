@@ -12,13 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from docflow.adapters.stores.lancedb import ledger, store
-from docflow.adapters.stores.lancedb.export import export_history, import_snapshot
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core.discover import discover
 from docflow.core.errors import DocflowError
+from docflow.core.models import Stage
 from docflow.core.search import search as search_table
 from docflow.core.settings import DocflowSettings
 from docflow.core.verify import ensure_readable, explain, repair, verify as verify_table
+from docflow.ports.store import snapshots
 
 T = TypeVar("T")
 
@@ -32,13 +34,14 @@ class NotFound(Exception):
 
 
 def readable(settings: DocflowSettings, read: Callable[[], T]) -> T:
+    store = open_store(target_of(settings))
     try:
-        ensure_readable(settings.db)
+        ensure_readable(store)
         return read()
     except NotFound:
         raise
     except Exception as exc:  # noqa: BLE001 - explained below
-        error = explain(exc, settings.db, "flow")
+        error = explain(exc, store, Stage.FLOW)
         raise StoreUnavailable(f"{error.error_class.value} error: {error}") from exc
 
 
@@ -55,20 +58,18 @@ def status(settings: DocflowSettings, failed: bool) -> Status:
 
 
 def _status(settings: DocflowSettings, with_failed: bool) -> Status:
-    db = store.connect(settings.db, settings.storage_options)
-    ledger_table = store.open_table(db, f"{settings.table}_ledger")
-    if ledger_table is None:
+    target = target_of(settings)
+    state = open_state(target)
+    if not state.exists():
         raise NotFound(f"nothing ingested into {settings.table!r} in {settings.db}")
-    failures = ledger.failures(ledger_table)
+    failures = state.failures()
     by_class: dict[str, list[str]] = {}
     for failure in failures:
         by_class.setdefault(failure["error_class"] or "unknown", []).append(failure["doc_id"])
-    chunks = store.open_table(db, settings.table)
-    runs_table = store.open_table(db, f"{settings.table}_runs")
     report = {
         "table": settings.table,
-        "counts": ledger.status_counts(ledger_table),
-        "chunks": chunks.count_rows() if chunks is not None else 0,
+        "counts": state.status_counts(),
+        "chunks": open_store(target).count(),
         "failures_by_class": {k: len(v) for k, v in sorted(by_class.items())},
         "runs": [
             {
@@ -77,10 +78,10 @@ def _status(settings: DocflowSettings, with_failed: bool) -> Status:
                 "duration_s": round((r["finished_at"] - r["started_at"]).total_seconds(), 1),
                 "outcome": r["outcome"],
             }
-            for r in ledger.recent_runs(runs_table, 5)
+            for r in state.recent_runs(5)
         ],
     }
-    last = ledger.recent_runs(runs_table, 1)
+    last = state.recent_runs(1)
     last_summary = json.loads(last[0]["summary_json"] or "{}") if last else {}
     report["last_run_ignored"] = {
         k: last_summary.get(k, 0 if k == "documents_ignored" else {})
@@ -98,28 +99,29 @@ def verify(settings: DocflowSettings, sources: Sequence[str] | None, with_repair
 
 
 def _verify(settings: DocflowSettings, sources: Sequence[str] | None, with_repair: bool) -> dict:
-    from flows.pipeline import build_pipeline, target_of
+    from flows.pipeline import build_pipeline
 
-    table = store.open_table(store.connect(settings.db, settings.storage_options), settings.table)
-    if table is None:
-        raise NotFound(f"no table {settings.table!r} in {settings.db}")
-    generation = store.table_metadata(table).get("generation", "")
     target = target_of(settings)
+    store = open_store(target)
+    info = store.info()
+    if info is None:
+        raise NotFound(f"no table {settings.table!r} in {settings.db}")
+    checkpoints = PrefectCheckpoints.of(target, info.generation)
     source = None
     if sources:
         fingerprint = build_pipeline(settings).config.fingerprint()
         source = discover(sources, fingerprint, settings.include, settings.exclude).documents
-    report = verify_table(target, generation, source)
+    report = verify_table(store, open_state(target), checkpoints, source)
     payload = report.as_dict()
     if with_repair:
-        payload["requeued"] = repair(target, generation, report)
+        payload["requeued"] = repair(store, checkpoints, report)
     return payload
 
 
 def search(settings: DocflowSettings, query: str, k: int, backend: str | None) -> list[dict]:
     """Hits as plain dicts; a DocflowError's message is the refusal (another backend, no table)."""
     try:
-        hits = search_table(settings.db, settings.table, query, k=k, device=settings.device, backend=backend,
+        hits = search_table(open_store(target_of(settings)), query, k=k, device=settings.device, backend=backend,
                             cache_dir=settings.model_cache_dir)
     except DocflowError as exc:
         raise StoreUnavailable(str(exc)) from exc
@@ -127,12 +129,12 @@ def search(settings: DocflowSettings, query: str, k: int, backend: str | None) -
 
 
 def exports(settings: DocflowSettings) -> list[dict]:
-    return export_history(settings.db, settings.table)
+    return open_state(target_of(settings)).export_history()
 
 
 def load_snapshot(settings: DocflowSettings, snapshot: str, force: bool) -> int:
     try:
-        return import_snapshot(snapshot, settings.db, settings.table, force=force)
+        return snapshots(open_store(target_of(settings)), "import").import_snapshot(snapshot, force=force)
     except DocflowError as exc:
         raise StoreUnavailable(str(exc)) from exc
 
