@@ -12,7 +12,7 @@ from prefect.blocks.core import Block
 from prefect.types import SecretDict
 
 from docflow.core.models import EmbedBackend
-from docflow.core.settings import DocflowSettings
+from docflow.core.settings import ADDRESS_PATTERN, DocflowSettings
 from docflow.core.retry import RetryPolicies
 
 
@@ -57,7 +57,7 @@ class DaskCluster(Block):
 
     address: str = Field(
         ...,
-        pattern=r"^(tcp|tls|ucx|inproc)://\S+$",
+        pattern=ADDRESS_PATTERN,
         description="Scheduler address, e.g. tcp://10.0.0.5:8786. The LanceDB URI and the "
         "checkpoint directory must be storage every worker sees.",
     )

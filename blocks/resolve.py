@@ -19,6 +19,7 @@ from docflow.core.settings import DocflowSettings
 from docflow.core.locations import is_remote, local_path
 from docflow.core.confine import NotAllowed, check
 from docflow.core.retry import RetryPolicies
+from docflow.core.models import Stage
 
 # Prefect's rule for block document names, checked when the run is created.
 BlockName = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=128)]
@@ -45,8 +46,8 @@ class FlowInputs:
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
-        embedder's device, batch size and backend, the cluster's address and the target's storage
-        options have no flow parameter of their own; they come from blocks only."""
+        embedder's device and batch size and the target's storage options have no flow
+        parameter of their own; they come from blocks only."""
         overrides = {
             "store": self.store,
             "db": self.db,
@@ -98,7 +99,7 @@ def confine(places: Sequence[tuple[str, str]], settings: DocflowSettings) -> Non
             "runs started through the Prefect API need allowed roots: set DOCFLOW_ALLOWED_ROOTS "
             "(directories and s3:// prefixes separated by ':') in the environment of the worker "
             "or `serve` process",
-            stage="config",
+            stage=Stage.CONFIG,
         )
 
 
@@ -120,6 +121,8 @@ def resolve(
     source: str | None,
     target: str | None,
     embedder: str | None,
+    embed_backend: str | None = None,
+    store: str | None = None,
     address: str | None = None,
     cluster: str | None = None,
 ) -> FlowInputs:
@@ -143,11 +146,11 @@ def resolve(
         retry_policies=policies,
         device=_field(emb, "device"),
         embed_batch_size=_field(emb, "batch_size"),
-        embed_backend=_field(emb, "backend"),
+        embed_backend=embed_backend or _field(emb, "backend"),
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
         storage_block=target,
-        store=_field(tgt, "store") or None,
+        store=store or _field(tgt, "store") or None,
     )
 
 

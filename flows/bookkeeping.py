@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from docflow.adapters.stores import open_state, open_store
-from docflow.core.models import BatchResult, DocStatus, LedgerEntry, Target
+from docflow.core.models import BatchResult, DocStatus, LedgerEntry, Stage, Target
 from flows.run_state import RunState
 
 
@@ -17,7 +17,7 @@ def record_problems(target: Target, problems, state: RunState) -> None:
     entries = [LedgerEntry.problem(p.doc_id, p.path, p.error_class, p.message) for p in problems]
     open_state(target).upsert(entries, state.run_id)
     for problem in problems:
-        state.counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, "discover")
+        state.counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, Stage.DISCOVER)
 
 
 def explain_skipped(target: Target, skipped, state: RunState, retry_failed: bool,

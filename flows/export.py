@@ -17,9 +17,11 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from blocks.resolve import confine
-from docflow.core.settings import DocflowSettings
+from docflow.core.settings import PART_ROWS, DocflowSettings
 from flows import orphans
-from flows.progress import LISTENERS, ArtifactFeed, ProgressEvent
+from flows.observers import current
+from flows.params import Store, Table
+from flows.progress import ArtifactFeed, ProgressEvent
 from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.adapters.stores.reports import export_reports, record_export
 from docflow.ports.store import snapshots
@@ -29,12 +31,12 @@ from docflow.ports.store import snapshots
 def export(
     out: Annotated[str, Field(min_length=1)],
     db: str | None = None,
-    table: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")] = None,
+    table: Table = None,
     format: Literal["parquet", "jsonl"] = "parquet",
     version: Annotated[int | None, Field(ge=1)] = None,
     with_reports: bool = False,
-    part_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000,
-    store: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+    part_rows: Annotated[int, Field(ge=1, le=1_000_000)] = PART_ROWS,
+    store: Store = None,
 ) -> dict:
     """Export a consistent snapshot of a chunk table (text, vectors, metadata) to a directory.
 
@@ -55,14 +57,15 @@ def export(
     orphans.track(settings.home, logger)
     started_at, started = datetime.now(UTC), time.monotonic()
     feed = ArtifactFeed(f"export of {settings.table}", logger)
+    on_event = current().progress
 
     def on_part(done: int, parts: int) -> None:
         percent = 100.0 * done / parts
         feed.set(percent)
         logger.info("export: part %d of %d written", done, parts)
         event = ProgressEvent(percent, done, 0, 0, parts, parts, done / max(1e-9, time.monotonic() - started), None)
-        for listener in LISTENERS:
-            listener(event)
+        if on_event is not None:
+            on_event(event)
 
     target = target_of(settings)
     source = snapshots(open_store(target), "export")

@@ -13,14 +13,14 @@ from prefect.exceptions import TerminationSignal
 from prefect.states import Cancelled, Completed, Failed
 
 from docflow.adapters.stores import open_store, target_of
-from docflow.core.discover import SourceError
-from docflow.core.errors import DocflowError
+from docflow.core.errors import DocflowError, SourceError
+from docflow.core.models import RunOutcome, Stage
 from docflow.core.summary import RunCounters
 from docflow.core.verify import explain
 from flows import bookkeeping
 from flows.interrupt import Interrupted
 from flows.pipeline import OpenRun
-from flows.progress import SUMMARY_LISTENERS
+from flows.observers import current
 from flows.report import publish
 from flows.run_state import RunState
 
@@ -66,14 +66,14 @@ def finished_message(summary: dict) -> str:
 
 
 def final_state(counters: RunCounters, summary: dict, logger, started: bool = True):
-    if counters.outcome == "completed":
+    if counters.outcome == RunOutcome.COMPLETED:
         return Completed(message=finished_message(summary), data=summary)
-    if counters.outcome == "dry-run":
+    if counters.outcome == RunOutcome.DRY_RUN:
         return Completed(name="DryRun", message="dry run: nothing changed", data=summary)
-    if counters.outcome == "guarded":
+    if counters.outcome == RunOutcome.GUARDED:
         logger.warning("deletions refused: %s", counters.reason)
         return Completed(name="DeletionGuarded", message=counters.reason, data=summary)
-    if counters.outcome == "cancelled":
+    if counters.outcome == RunOutcome.CANCELLED:
         return Cancelled(message=counters.reason, data=RunStopped(counters.reason, summary))
     if not started:
         logger.error("refused: %s", counters.reason)
@@ -88,15 +88,15 @@ def settle(exc: BaseException, settings, run: OpenRun | None, state: RunState) -
     if isinstance(exc, (Interrupted, KeyboardInterrupt, TerminationSignal)):
         # Ctrl-C or SIGTERM: submission stopped, in-flight batches cancelled, finished work
         # kept; the run reports and ends Cancelled.
-        counters.outcome, counters.reason = "cancelled", "interrupted by the user"
+        counters.outcome, counters.reason = RunOutcome.CANCELLED, "interrupted by the user"
         bookkeeping.settle_unsettled(run.target if run else None, state)
     elif isinstance(exc, SourceError):
-        counters.outcome, counters.reason = "failed", f"bad sources: {exc}"
+        counters.outcome, counters.reason = RunOutcome.FAILED, f"bad sources: {exc}"
     elif settings is None:
-        counters.outcome, counters.reason = "failed", str(exc)
+        counters.outcome, counters.reason = RunOutcome.FAILED, str(exc)
     else:
-        error = explain(exc, _store_of(settings, run), "flow")
-        counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
+        error = explain(exc, _store_of(settings, run), Stage.FLOW)
+        counters.outcome, counters.reason = RunOutcome.FAILED, f"{error.error_class.value} error: {error}"
 
 
 def _store_of(settings, run: OpenRun | None):
@@ -111,9 +111,9 @@ def _store_of(settings, run: OpenRun | None):
 
 def report(state: RunState, run: OpenRun | None, work, paths: Sequence[str], settings, inputs: dict):
     summary = state.counters.as_dict()
-    for listener in SUMMARY_LISTENERS:
-        listener(summary)
-    if state.counters.outcome != "dry-run":
+    if (hear := current().summary) is not None:
+        hear(summary)
+    if state.counters.outcome != RunOutcome.DRY_RUN:
         bookkeeping.record_run(run.target if run else None, state, summary)
     db, table = (settings.db, settings.table) if settings else (inputs["db"], inputs["table"])
     command = shlex.join(["docflow", work.verb, *paths, *(["--db", db] if db else []), *(["--table", table] if table else [])])

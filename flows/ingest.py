@@ -22,8 +22,8 @@ from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
 from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core import resume
 from docflow.core.discover import empty_globs
+from docflow.core.models import RunOutcome
 from docflow.core.plan import select_work
-from docflow.core.settings import DocflowSettings
 from docflow.core.verify import ensure_readable
 from flows import bookkeeping, orphans
 from flows.discovery import Found, discover_documents, recorded_versions, refresh_versions
@@ -31,10 +31,9 @@ from flows.finish import report, settle
 from flows.interrupt import Interrupted
 from flows.naming import flow_run_name, tag_run
 from flows.outcomes import skip_reason
-from flows.params import Address, BatchSize, Block, Globs, Paths, Policies, Table, documented, resolve_inputs
+from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, Store, documented, resolve_inputs
 from flows.pipeline import OpenRun, build_pipeline, open_target
 from flows.run_state import RunState, start_run
-from flows.runner import build_task_runner
 from flows.scheduler import process_batches
 
 CLASSIFIED_EXITS = (Interrupted, KeyboardInterrupt, TerminationSignal, Exception)
@@ -58,8 +57,7 @@ class IngestWork:
         return skip_reason(doc_id, last_run, run_id, sync=False, retry_failed=self.retry_failed)
 
 
-@flow(name="docflow-ingest", flow_run_name=flow_run_name, task_runner=build_task_runner(DocflowSettings()),
-      persist_result=False, validate_parameters=True)
+@flow(name="docflow-ingest", flow_run_name=flow_run_name, persist_result=False, validate_parameters=True)
 @documented(
     "Ingest documents under `paths` into a LanceDB table; finished documents are skipped.",
     """        paths: Files, directories or globs to ingest, as the worker sees them (directories are
@@ -71,7 +69,8 @@ def ingest(
     paths: Paths = None, db: str | None = None, table: Table = None, retry_failed: bool = False,
     batch_size: BatchSize = None, include: Globs = None, exclude: Globs = None, model: str | None = None,
     retry_policies: Policies = None, source: Block = None, target: Block = None, embedder: Block = None,
-    address: Address = None, cluster: Block = None, rehash: bool = False,
+    embed_backend: Backend = None, store: Store = None, address: Address = None, cluster: Block = None,
+    rehash: bool = False,
 ):
     return run_documents(IngestWork(retry_failed), batch_size, rehash, resolve_inputs(locals()))
 
@@ -90,8 +89,8 @@ def run_documents(work, batch_size: int | None, rehash: bool, inputs: dict):
             process_batches(todo, run, work.retry_failed, state)
             if todo or state.counters.documents_deleted:
                 bookkeeping.compact(run.target)
-            if state.counters.outcome == "running":
-                state.counters.outcome = "completed"
+            if state.counters.outcome == RunOutcome.RUNNING:
+                state.counters.outcome = RunOutcome.COMPLETED
     except CLASSIFIED_EXITS as exc:
         settle(exc, settings, run, state)
     return report(state, run, work, paths, settings, inputs)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from blocks.resolve import BlockName
+from docflow.core.models import EmbedBackend
 from docflow.core.retry import RetryPolicies
 from docflow.core.settings import ADDRESS_PATTERN, TABLE_PATTERN
 
@@ -19,6 +20,8 @@ Address = Annotated[str | None, Field(pattern=ADDRESS_PATTERN)]
 Globs = list[str] | None
 Policies = RetryPolicies | BlockName | None
 Block = BlockName | None
+Backend = EmbedBackend | None
+Store = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 SHARED_ARGS = """\
         db: The store's database URI or directory; default DOCFLOW_DB or the settings' default. A relative path is
@@ -35,6 +38,10 @@ SHARED_ARGS = """\
         source: Name of a docflow document source block (roots, include, exclude).
         target: Name of a docflow target block (store, URI, table).
         embedder: Name of a docflow embedder block (model, device, batch size).
+        store: The store adapter's registered name; default: the target block's, else
+            DOCFLOW_STORE or the default store.
+        embed_backend: How the embedding model runs (torch, onnx, onnx-int8); default: the
+            embedder block's, else DOCFLOW_EMBED_BACKEND or torch. A table keeps its backend.
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
         rehash: Read and hash every document, not only those whose size, mtime, ctime or
@@ -43,7 +50,7 @@ SHARED_ARGS = """\
 
 
 RESOLVED = ("paths", "db", "table", "include", "exclude", "model", "retry_policies", "source", "target",
-            "embedder", "address", "cluster")
+            "embedder", "embed_backend", "store", "address", "cluster")
 
 
 def resolve_inputs(parameters: dict) -> dict:

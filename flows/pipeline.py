@@ -16,11 +16,10 @@ from docflow.core import credentials
 from docflow.core.chunk import ChunkSettings
 from docflow.core.elements import OcrSettings
 from docflow.core.errors import DocflowSystemError
-from docflow.core.models import PipelineConfig, Target
+from docflow.core.models import PipelineConfig, Stage, Target
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
 from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
-from flows.runner import torch_threads_per_worker
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def open_target(
         raise DocflowSystemError(
             f"table {settings.table!r} holds {info.dim}-dimensional vectors but model "
             f"{pipeline.config.model_name} makes {dim}; use another --table",
-            stage="config",
+            stage=Stage.CONFIG,
         )
     table_backend = table_embed_backend(info.pipeline)
     if table_backend.value != pipeline.config.embed_backend:
@@ -92,7 +91,7 @@ def open_target(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
             f"embeds with {pipeline.config.embed_backend}; vectors of two backends never share a "
             f"table: use another --table, or --embed-backend {table_backend.value}",
-            stage="config",
+            stage=Stage.CONFIG,
         )
     return target, info.generation
 
@@ -116,8 +115,10 @@ def batch_context(
     policies: RetryPolicies,
     run_id: str,
     retry_failed: bool = False,
+    torch_threads: int = 0,
 ) -> BatchContext:
-    """Everything a worker needs to process a batch, from the run's settings."""
+    """Everything a worker needs to process a batch, from the run's settings; `torch_threads`
+    per worker process (0: the worker's default), from the task runner."""
     return BatchContext(
         target=credentials.for_workers(target, settings),
         generation=generation,
@@ -125,7 +126,7 @@ def batch_context(
         parser_for=parsers_for(pipeline.ocr),
         embedder=embedder_for(
             pipeline.model_path, settings.embed_backend, settings.device, settings.embed_batch_size,
-            torch_threads_per_worker(settings), settings.model_cache_dir,
+            torch_threads, settings.model_cache_dir,
         ),
         chunking=pipeline.chunking,
         policies=policies,

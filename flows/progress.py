@@ -32,12 +32,9 @@ class ProgressEvent:
     docs_per_s: float
     eta_s: float | None
 
-
-# In-process observers of the running flow (the CLI's terminal progress bar registers here).
-LISTENERS: list[Callable[[ProgressEvent], None]] = []
-# In-process receivers of a run's final summary: the CLI still has it to print when Prefect
-# cannot deliver the flow's final state (the API went away).
-SUMMARY_LISTENERS: list[Callable[[dict], None]] = []
+    @property
+    def eta(self) -> str:
+        return format_eta(self.eta_s)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -141,6 +138,7 @@ class Progress:
     documents: DocumentTable = field(default_factory=DocumentTable)
     feed: ArtifactFeed | None = None
     calls: BackgroundCalls | None = None
+    on_event: Callable[[ProgressEvent], None] | None = None  # an in-process observer (a terminal)
     _work_started: float = field(default_factory=time.monotonic)
     _last_log: float = 0.0
     _last_artifact: float = 0.0
@@ -220,10 +218,8 @@ class Progress:
         if self.feed is not None and (force or now - self._last_artifact >= ARTIFACT_EVERY_S):
             self._last_artifact = now
             self.feed.set(self.percent(), self.description())
-        if LISTENERS:
-            event = self.event()
-            for listener in LISTENERS:
-                listener(event)
+        if self.on_event is not None:
+            self.on_event(self.event())
         if force or now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
             self.logger.info(self.line())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+from docflow.core.errors import ERROR_TABLE
+from docflow.core.models import RunOutcome
 from flows.outcomes import DocumentTable, describe
 
 DIFF_ROWS_SHOWN = 1000
@@ -52,17 +54,20 @@ def next_steps(summary: dict, command: str, flow_run_id: str | None = None) -> l
         rerun = f"rerun `{command}`"
         retry_failed = f"run `{command} --retry-failed`"
     steps = []
-    if summary["outcome"] == "failed":
+    if summary["outcome"] == RunOutcome.FAILED:
         steps.append(f"Fix the cause above, then {rerun}: finished documents are skipped.")
-    if summary["outcome"] == "cancelled":
+    if summary["outcome"] == RunOutcome.CANCELLED:
         steps.append(f"To resume, {rerun}: finished documents are skipped.")
-    retryable = sum(summary["failures_by_class"].get(c, 0) for c in ("transient", "resource"))
+    failures = summary["failures_by_class"]
+    reopened = [c for c, rules in ERROR_TABLE.items() if not rules.final and not rules.stops_run]
+    retryable = sum(failures.get(c, 0) for c in reopened)
     if retryable:
-        steps.append(f"{retryable} transient/resource {_plural(retryable, 'failure')} are tried again "
-                     f"by the next run over these documents.")
-    if summary["failures_by_class"].get("parse", 0) or summary["failures_by_class"].get("missing", 0):
+        steps.append(f"{retryable} {'/'.join(reopened)} {_plural(retryable, 'failure')} "
+                     f"{ERROR_TABLE[reopened[0]].advice}.")
+    final = [c for c, rules in ERROR_TABLE.items() if rules.final]
+    if any(failures.get(c, 0) for c in final):
         steps.append(
-            f"Parse/missing failures stay skipped until the file changes; after fixing them "
+            f"{'/'.join(final).capitalize()} failures {ERROR_TABLE[final[0]].advice}; after fixing them "
             f"{retry_failed}, and see `docflow status --failed` for every reason."
         )
     return steps or ["Nothing to do: every document is ingested."]

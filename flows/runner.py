@@ -1,20 +1,25 @@
-"""The Dask task runner every docflow flow uses.
+"""The Dask task runner a run's batches go to, built per call from that call's settings.
 
 A local cluster of process workers by default (one per core, one thread each, so the embedding
 model's torch threads do not oversubscribe the cores); an existing `distributed` scheduler when
-an address is given."""
+an address is given. Whoever calls a flow may hand it a runner
+(`flow.with_options(task_runner=build_task_runner(settings))`, as the service layer does for
+the CLI); a deployment run, whose flow has no runner of its own, gets one built from its
+worker's settings and its parameters."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from prefect_dask import DaskTaskRunner
 
 from docflow.core.settings import DocflowSettings
 from docflow.core.errors import DocflowSystemError
 from docflow.core.locations import is_remote, local_path
+from docflow.core.models import Stage
 
 
 def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
@@ -31,25 +36,30 @@ def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
     )
 
 
-def use_address(runner: DaskTaskRunner, address: str) -> DaskTaskRunner:
-    """Point the flow run's task runner at `address` when a flow parameter or block names a
-    scheduler. The runner is bound when the flow is decorated, but prefect-dask creates its
-    client and cluster lazily at the first submission, so until then it can still be sent
-    to another scheduler instead of starting a local cluster."""
-    if runner.address == address:
-        return runner
-    if runner._client is not None:  # noqa: SLF001 - the one state that makes this unsafe
-        raise DocflowSystemError("the Dask task runner is already connected", stage="config")
-    runner.address = address
-    runner.cluster_kwargs = {}
-    return runner
+@contextmanager
+def batch_runner(settings: DocflowSettings, given: object) -> Iterator[DaskTaskRunner]:
+    """`given` (the flow run's task runner, already started by Prefect) when it is a Dask
+    runner for the scheduler the run's settings name (None: a local cluster); otherwise a
+    runner built for this call from the settings, closed when the batches are done."""
+    if isinstance(given, DaskTaskRunner) and given.address == settings.address:
+        yield given
+        return
+    with build_task_runner(settings) as runner:
+        yield runner
 
 
-def torch_threads_per_worker(settings: DocflowSettings) -> int:
+def worker_count(runner: DaskTaskRunner) -> int:
+    """An existing cluster's workers as its scheduler counts them; a local one's as asked."""
+    if runner.address:
+        return max(1, len(runner.client.scheduler_info().get("workers", {})))
+    return runner.cluster_kwargs["n_workers"]
+
+
+def torch_threads_per_worker(runner: DaskTaskRunner) -> int:
     """0 leaves a remote worker's default alone: we do not know its core count."""
-    if settings.address:
+    if runner.address:
         return 0
-    return max(1, (os.cpu_count() or 1) // settings.resolved_workers())
+    return max(1, (os.cpu_count() or 1) // runner.cluster_kwargs["n_workers"])
 
 
 def _sees(path: str) -> bool:
@@ -86,5 +96,5 @@ def ensure_workers_see(client, paths: Sequence[str]) -> None:
             "storage is not shared with the Dask workers (" + "; ".join(blind) + "). Put the "
             "LanceDB URI and the checkpoint directory on storage every worker sees: a shared "
             "mount, or an object store URL such as s3://bucket/path",
-            stage="config",
+            stage=Stage.CONFIG,
         )

@@ -15,28 +15,31 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.futures import as_completed
 
-from docflow.core.errors import DocflowError, classify
-from docflow.core.models import DocRef, DocStatus, ErrorClass
+from docflow.core.errors import DocflowError, classify, rules_for
+from docflow.core.models import DocRef, DocStatus, Stage
 from docflow.core.plan import make_batches
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
 from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.naming import batch_name, failed_batch_name, rename_task_run
+from flows.observers import current
 from flows.pipeline import OpenRun, batch_context
 from flows.progress import Progress
 from flows.run_state import RunState
-from flows.runner import ensure_workers_see, use_address
+from flows.runner import batch_runner, ensure_workers_see, torch_threads_per_worker, worker_count
 from tasks.batch import process_batch_task
 
 WAIT_SLICE_S = 0.5  # how quickly the loop notices an interrupt
 
 
 class BatchScheduler:
-    """`task` is the Prefect task a batch runs in (tasks.batch.process_batch_task in a run);
-    `max_in_flight` bounds the flow's memory whatever the corpus size."""
+    """`task` is the Prefect task a batch runs in (tasks.batch.process_batch_task in a run), on
+    the started task runner `runner`; `max_in_flight` bounds the flow's memory whatever the
+    corpus size."""
 
-    def __init__(self, task, ctx: BatchContext, policies: RetryPolicies, progress: Progress,
+    def __init__(self, runner, task, ctx: BatchContext, policies: RetryPolicies, progress: Progress,
                  max_in_flight: int) -> None:
+        self.runner = runner
         self.task = task
         self.ctx = ctx
         self.policies = policies
@@ -77,7 +80,8 @@ class BatchScheduler:
         while self.pending and self.stop is None and len(self.in_flight) < self.max_in_flight:
             name, batch, attempt = self.pending.popleft()
             task = self.task.with_options(task_run_name=name)
-            self.in_flight[task.submit(batch, self.ctx, resumed=attempt > 1)] = (name, batch, attempt)
+            future = self.runner.submit(task, parameters={"docs": batch, "ctx": self.ctx, "resumed": attempt > 1})
+            self.in_flight[future] = (name, batch, attempt)
 
     def settle(self, future) -> None:
         """Count a finished batch, or apply its failure's policy: resubmit it, record its
@@ -86,22 +90,22 @@ class BatchScheduler:
         try:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 - classified just below
-            error = classify(exc, "batch")
+            error = classify(exc, Stage.BATCH)
         else:
             self.progress.add_batch(result)
             failed = sum(o.status is not DocStatus.DONE for o in result.outcomes)
             if failed:
                 self.progress.calls.submit(rename_task_run, future.task_run_id, failed_batch_name(name, failed, len(batch)))
             return
-        policy = self.policies.for_class(error.error_class)
-        if error.error_class is ErrorClass.SYSTEM or policy.stop_run:
+        policy, rules = self.policies.for_class(error.error_class), rules_for(error.error_class)
+        if rules.stops_run or policy.stop_run:
             self.stop = error
-        elif attempt <= policy.retries:
+        elif rules.resubmitted and attempt <= policy.retries:
             self.progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
             self.pending.append((name, batch, attempt + 1))
         else:
             for doc in batch:
-                self.progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, "batch")
+                self.progress.counters.add_failure(doc.doc_id, error.error_class, error.message, attempt, Stage.BATCH)
 
     def cancel(self) -> None:
         """Cancel the batches in flight; their documents and the queued ones are unsettled
@@ -120,19 +124,19 @@ def process_batches(todo: Sequence[DocRef], run: OpenRun, retry_failed: bool, st
     run with nothing to do."""
     counters, settings, target = state.counters, run.settings, run.target
     progress = Progress(counters, state.logger, len(todo), counters.bytes_total, table=target.table,
-                        documents=state.documents)
+                        documents=state.documents, on_event=current().progress)
     progress.start()
     try:
         if not todo:
             return
-        workers = settings.resolved_workers()
-        if settings.address:
-            client = use_address(FlowRunContext.get().task_runner, settings.address).client
-            ensure_workers_see(client, [target.db, target.checkpoint_dir])
-            workers = max(1, len(client.scheduler_info().get("workers", {})))
-        ctx = batch_context(target, run.generation, run.pipeline, settings, run.policies, state.run_id, retry_failed)
-        scheduler = BatchScheduler(process_batch_task, ctx, run.policies, progress,
-                                   workers * settings.in_flight_per_worker)
-        scheduler.run(make_batches(todo, settings.batch_size, workers))
+        with batch_runner(settings, FlowRunContext.get().task_runner) as runner:
+            if runner.address:
+                ensure_workers_see(runner.client, [target.db, target.checkpoint_dir])
+            workers = worker_count(runner)
+            ctx = batch_context(target, run.generation, run.pipeline, settings, run.policies, state.run_id,
+                                retry_failed, torch_threads=torch_threads_per_worker(runner))
+            scheduler = BatchScheduler(runner, process_batch_task, ctx, run.policies, progress,
+                                       workers * settings.in_flight_per_worker)
+            scheduler.run(make_batches(todo, settings.batch_size, workers))
     finally:
         progress.finish()

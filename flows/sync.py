@@ -15,14 +15,13 @@ from pydantic import Field
 from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
 from docflow.adapters.stores import open_state, open_store
 from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
+from docflow.core.models import RunOutcome
 from docflow.core.prune import prune
 from docflow.core.settings import MAX_DELETE_FRACTION
 from flows.ingest import run_documents
-from docflow.core.settings import DocflowSettings
-from flows.runner import build_task_runner
 from flows.naming import flow_run_name
 from flows.outcomes import skip_reason
-from flows.params import Address, BatchSize, Block, Globs, Paths, Policies, Table, documented, resolve_inputs
+from flows.params import Address, Backend, BatchSize, Block, Globs, Paths, Policies, Table, Store, documented, resolve_inputs
 from flows.pipeline import OpenRun
 from flows.report import publish_diff
 from flows.run_state import RunState
@@ -56,7 +55,7 @@ class SyncOptions:
         publish_diff(changes, verdict, self.dry_run, logger, table=target.table)
         counters.sync_diff = changes.counts()
         if self.dry_run:
-            counters.outcome = "dry-run"
+            counters.outcome = RunOutcome.DRY_RUN
             return [], []
         if verdict.allowed:
             counters.documents_deleted, counters.chunks_deleted = prune(
@@ -64,7 +63,7 @@ class SyncOptions:
             )
             counters.documents_total += counters.documents_deleted
         else:
-            counters.outcome, counters.reason = "guarded", verdict.reason
+            counters.outcome, counters.reason = RunOutcome.GUARDED, verdict.reason
         chosen = set(changes.added) | set(changes.updated)
         return [d for d in docs if d.doc_id in chosen], [d for d in docs if d.doc_id not in chosen]
 
@@ -72,8 +71,7 @@ class SyncOptions:
         return skip_reason(doc_id, last_run, run_id, sync=True, retry_failed=False)
 
 
-@flow(name="docflow-sync", flow_run_name=flow_run_name, task_runner=build_task_runner(DocflowSettings()),
-      persist_result=False, validate_parameters=True)
+@flow(name="docflow-sync", flow_run_name=flow_run_name, persist_result=False, validate_parameters=True)
 @documented(
     "Bring a LanceDB table in step with its sources: add, update and delete documents.",
     """        paths: Source files, directories or globs (the same ones the table was built from).
@@ -89,6 +87,7 @@ def sync(
     max_delete_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = MAX_DELETE_FRACTION,
     batch_size: BatchSize = None, include: Globs = None, exclude: Globs = None, model: str | None = None,
     retry_policies: Policies = None, source: Block = None, target: Block = None, embedder: Block = None,
-    address: Address = None, cluster: Block = None, rehash: bool = False,
+    embed_backend: Backend = None, store: Store = None, address: Address = None, cluster: Block = None,
+    rehash: bool = False,
 ):
     return run_documents(SyncOptions(dry_run, allow_mass_delete, max_delete_fraction), batch_size, rehash, resolve_inputs(locals()))

@@ -50,7 +50,7 @@ def add_parsers(commands) -> None:
 
 
 def deploy(args: argparse.Namespace, settings) -> int:
-    from docflow.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from docflow.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
     from deployments import prefect_yaml
 
     if args.write_yaml:
@@ -131,7 +131,7 @@ def managed_auth_file(home: Path, info) -> Path | None:
 
 
 def worker(args: argparse.Namespace, settings) -> int:
-    from docflow.cli.main import EXIT_FAILED
+    from docflow.cli.exits import EXIT_FAILED
 
     info = _api(settings)
     if info is None:
@@ -142,7 +142,7 @@ def worker(args: argparse.Namespace, settings) -> int:
 
 
 def trigger(args: argparse.Namespace, settings) -> int:
-    from docflow.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from docflow.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
     spec = get(args.deployment)
     info = _api(settings)

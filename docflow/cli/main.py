@@ -1,9 +1,8 @@
-"""The `docflow` command.
+"""The `docflow` command: parses arguments, builds the settings once from them (over DOCFLOW_*
+variables and the defaults), calls docflow.service and prints.
 
-Exit codes: 0 when a run finished (per-document failures are recorded, not fatal), 1 when it
-stopped on a system error, 2 for bad arguments, 3 when a sync's deletions were refused by the
-mass-deletion guard, 130 when interrupted. With --json, stdout holds
-only the JSON object; logs go to stderr."""
+Exit codes are docflow.cli.exits'. With --json, stdout holds only the JSON object; logs go to
+stderr."""
 
 from __future__ import annotations
 
@@ -15,10 +14,10 @@ import sys
 from typing import NoReturn
 
 from docflow.cli import deploy as cli_deploy
+from docflow.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code
 from docflow.core.errors import DocflowError
 from docflow.core.models import EmbedBackend
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from docflow.core.settings import MAX_DELETE_FRACTION, PART_ROWS
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="only show what would change")
     sync.add_argument("--allow-mass-delete", action="store_true",
                       help="delete even when the mass-deletion guard would refuse")
-    sync.add_argument("--max-delete-fraction", type=float, default=0.2,
-                      help="largest share of indexed documents one sync may delete (default 0.2)")
+    sync.add_argument("--max-delete-fraction", type=float, default=MAX_DELETE_FRACTION,
+                      help=f"largest share of indexed documents one sync may delete (default {MAX_DELETE_FRACTION})")
 
     export = commands.add_parser("export", help="write a versioned snapshot of the table")
     export.add_argument("--out", required=True, help="directory to write (resumes if interrupted)")
@@ -72,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet", "jsonl"], default="parquet")
     export.add_argument("--version", type=int, help="table version (default: current at start)")
     export.add_argument("--with-reports", action="store_true", help="also the ledger and run history")
-    export.add_argument("--part-rows", type=int, default=10_000, help="rows per part file")
+    export.add_argument("--part-rows", type=int, default=PART_ROWS, help="rows per part file")
 
     exports = commands.add_parser("exports", help="export history")
     _common(exports)
@@ -112,11 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _environment_from_args(args)
     from docflow.core.settings import DocflowSettings
 
     try:
-        settings = DocflowSettings()
+        settings = DocflowSettings(**settings_from_args(args))
         if settings.store:
             from docflow.adapters.stores import resolve_name
 
@@ -145,43 +143,35 @@ def main(argv: list[str] | None = None) -> int:
     return handler[args.command](args, settings)
 
 
-def _environment_from_args(args: argparse.Namespace) -> None:
-    """Arguments become DOCFLOW_* variables so the flow, its task runner and every Dask worker
-    process see the same settings."""
-    mapping = {
-        "store": "DOCFLOW_STORE",
-        "db": "DOCFLOW_DB",
-        "table": "DOCFLOW_TABLE",
-        "address": "DOCFLOW_ADDRESS",
-        "workers": "DOCFLOW_WORKERS",
-        "batch_size": "DOCFLOW_BATCH_SIZE",
-        "model": "DOCFLOW_MODEL",
-        "embed_backend": "DOCFLOW_EMBED_BACKEND",
-    }
-    for attr, env in mapping.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            os.environ[env] = str(value)
-    # distributed logs every worker start and stop at INFO; keep the terminal for progress.
-    os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning")
+SETTINGS_ARGS = ("store", "db", "table", "address", "workers", "batch_size", "model", "embed_backend")
+
+
+def settings_from_args(args: argparse.Namespace) -> dict:
+    """The arguments that are settings, where given; the rest comes from DOCFLOW_* variables
+    and the defaults."""
+    return {name: value for name in SETTINGS_ARGS if (value := getattr(args, name, None)) is not None}
 
 
 def _ingest(args: argparse.Namespace, settings) -> int:
-    return _run_flow(args, settings, "ingest", {"retry_failed": args.retry_failed, "rehash": args.rehash})
+    from docflow.service import runs
+
+    missing = runs.missing_sources(args.paths)
+    if missing:
+        print(f"docflow: source does not exist: {missing[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    return _run_flow(args, settings, lambda on_progress: runs.ingest(
+        settings, args.paths, on_progress, include=args.include, exclude=args.exclude,
+        retry_failed=args.retry_failed, rehash=args.rehash,
+    ))
 
 
 def _sync(args: argparse.Namespace, settings) -> int:
-    return _run_flow(
-        args,
-        settings,
-        "sync",
-        {
-            "dry_run": args.dry_run,
-            "allow_mass_delete": args.allow_mass_delete,
-            "max_delete_fraction": args.max_delete_fraction,
-            "rehash": args.rehash,
-        },
-    )
+    from docflow.service import runs
+
+    return _run_flow(args, settings, lambda on_progress: runs.sync(
+        settings, args.paths, on_progress, include=args.include, exclude=args.exclude, dry_run=args.dry_run,
+        allow_mass_delete=args.allow_mass_delete, max_delete_fraction=args.max_delete_fraction, rehash=args.rehash,
+    ))
 
 
 def _flow_environment(args: argparse.Namespace, settings, log_format: str) -> bool | None:
@@ -203,55 +193,29 @@ def _flow_environment(args: argparse.Namespace, settings, log_format: str) -> bo
     return interactive
 
 
-def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int:
+def _run_flow(args: argparse.Namespace, settings, run) -> int:
+    """`run(on_progress)` is the service call; its result is printed and becomes the exit code."""
     interactive = _flow_environment(args, settings, args.log_format)
     if interactive is None:
         return EXIT_FAILED
-    import httpx
-
     from docflow.cli.terminal import progress_bar
-    from flows.finish import summary_of
-    from flows.progress import SUMMARY_LISTENERS
-    from docflow.core.locations import is_remote
+    from docflow.service.runs import LostApi
 
-    if kind == "ingest":
-        for path in args.paths:
-            if not is_remote(path) and not os.path.exists(path) and not set("*?[") & set(path):
-                print(f"docflow: source does not exist: {path}", file=sys.stderr)
-                return EXIT_USAGE
-        from flows.ingest import ingest as flow_fn
-    else:
-        from flows.sync import sync as flow_fn
-    delivered: list[dict] = []
-    SUMMARY_LISTENERS.append(delivered.append)
     try:
-        with progress_bar(interactive):
-            state = flow_fn(
-                paths=[p if is_remote(p) else os.path.abspath(p) for p in args.paths],
-                db=settings.db,
-                table=settings.table,
-                batch_size=settings.batch_size,
-                include=args.include,
-                exclude=args.exclude,
-                model=settings.model,
-                return_state=True,
-                **extra,
-            )
+        with progress_bar(interactive) as on_progress:
+            result = run(on_progress)
     except KeyboardInterrupt:
         print("docflow: interrupted; finished documents are kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except httpx.HTTPError as exc:
-        if delivered:
-            _emit(args, delivered[-1], _summary_text(delivered[-1]))
-        _lost_api(exc)
-    finally:
-        SUMMARY_LISTENERS.remove(delivered.append)
-    summary = summary_of(state)
-    if summary is None:
-        print(f"docflow: run ended {state.type.value}: {state.message}", file=sys.stderr)
+    except LostApi as lost:
+        if lost.summary:
+            _emit(args, lost.summary, _summary_text(lost.summary))
+        _lost_api(lost)
+    if result.summary is None:
+        print(f"docflow: run ended {result.ended}", file=sys.stderr)
         return EXIT_FAILED
-    _emit(args, summary, _summary_text(summary))
-    return _exit_code(summary)
+    _emit(args, result.summary, _summary_text(result.summary))
+    return _exit_code(result.summary)
 
 
 def _lost_api(exc: Exception) -> NoReturn:
@@ -272,27 +236,15 @@ def _export(args: argparse.Namespace, settings) -> int:
     interactive = _flow_environment(args, settings, "text")
     if interactive is None:
         return EXIT_FAILED
-    import httpx
-
     from docflow.cli.terminal import progress_bar
-    from flows.export import export
+    from docflow.service import runs
 
     try:
-        with progress_bar(interactive):
-            state = export(
-                out=os.path.abspath(args.out),
-                db=settings.db,
-                table=settings.table,
-                format=args.format,
-                version=args.version,
-                with_reports=args.with_reports,
-                part_rows=args.part_rows,
-                store=settings.store or None,
-                return_state=True,
-            )
-    except httpx.HTTPError as exc:
-        _lost_api(exc)
-    summary = state.result(raise_on_failure=False)
+        with progress_bar(interactive) as on_progress:
+            summary = runs.export(settings, args.out, on_progress, format=args.format, version=args.version,
+                                  with_reports=args.with_reports, part_rows=args.part_rows)
+    except runs.LostApi as lost:
+        _lost_api(lost)
     if not isinstance(summary, dict):
         print(f"docflow: export failed: {summary}", file=sys.stderr)
         return EXIT_FAILED
@@ -305,9 +257,9 @@ def _export(args: argparse.Namespace, settings) -> int:
 
 
 def _exports(args: argparse.Namespace, settings) -> int:
-    from docflow.adapters.stores import open_state, target_of
+    from docflow.service import tables
 
-    rows = open_state(target_of(settings)).export_history()
+    rows = tables.exports(settings)
     text = "\n".join(
         f"{r['started_at']:%Y-%m-%d %H:%M:%S}  v{r['version']:<5} {r['rows']:>8} rows "
         f"{r['format']:<8} {r['duration_s']:>7.1f}s  {r['out_dir']}"
@@ -318,13 +270,11 @@ def _exports(args: argparse.Namespace, settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings) -> int:
-    from docflow.adapters.stores import open_store, target_of
-    from docflow.core.errors import DocflowError
-    from docflow.ports.store import snapshots
+    from docflow.service import tables
 
     try:
-        rows = snapshots(open_store(target_of(settings)), "import").import_snapshot(args.snapshot, force=args.force)
-    except DocflowError as exc:
+        rows = tables.load_snapshot(settings, args.snapshot, args.force)
+    except tables.StoreUnavailable as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED
     _emit(args, {"rows": rows, "table": settings.table, "db": settings.db},
@@ -332,72 +282,41 @@ def _import(args: argparse.Namespace, settings) -> int:
     return EXIT_OK
 
 
-def _store_failures(command):
-    """verify and status read the tables directly: a storage fault (an unreadable manifest, an
-    unreachable bucket) ends in one classified line with what to do, not a traceback."""
+def _table_question(command):
+    """verify and status: a table that cannot be read, or is not there, ends in one line."""
 
     def run(args: argparse.Namespace, settings) -> int:
-        from docflow.adapters.stores import open_store, target_of
-        from docflow.core.verify import ensure_readable, explain
+        from docflow.service import tables
 
-        store = open_store(target_of(settings))
         try:
-            ensure_readable(store)
             return command(args, settings)
-        except Exception as exc:  # noqa: BLE001 - explained below
-            error = explain(exc, store, "flow")
-            print(f"docflow: {error.error_class.value} error: {error}", file=sys.stderr)
+        except (tables.StoreUnavailable, tables.NotFound) as exc:
+            print(f"docflow: {exc}", file=sys.stderr)
             return EXIT_FAILED
 
     return run
 
 
-@_store_failures
+@_table_question
 def _verify(args: argparse.Namespace, settings) -> int:
-    from flows.pipeline import build_pipeline
-    from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
-    from docflow.adapters.sources import Sources
-    from docflow.adapters.stores import open_state, open_store, target_of
-    from docflow.core.discover import discover
-    from docflow.core.verify import repair, verify
+    from docflow.service import tables
 
-    target = target_of(settings)
-    store = open_store(target)
-    info = store.info()
-    if info is None:
-        print(f"docflow: no table {settings.table!r} in {settings.db}", file=sys.stderr)
-        return EXIT_FAILED
-    checkpoints = PrefectCheckpoints.of(target, info.generation)
-    source = None
-    if args.source:
-        fingerprint = build_pipeline(settings).config.fingerprint()
-        found = discover(
-            args.source, fingerprint, settings.include, settings.exclude,
-            source_for=Sources(settings.remote_timeout_s),
-        )
-        source = found.documents
-    report = verify(store, open_state(target), checkpoints, source)
-    payload = report.as_dict()
-    if args.repair:
-        payload["requeued"] = repair(store, checkpoints, report)
-    lines = [f"{'consistent' if report.consistent else 'INCONSISTENT'}: {report.documents} documents, "
-             f"{report.chunks} chunks"]
+    payload = tables.verify(settings, args.source, args.repair)
+    lines = [f"{'consistent' if payload['consistent'] else 'INCONSISTENT'}: {payload['documents']} documents, "
+             f"{payload['chunks']} chunks"]
     lines += [f"  {kind}: {n} e.g. {', '.join(payload['examples'][kind][:3])}"
               for kind, n in payload["counts"].items() if n]
     if args.repair:
         lines.append(f"re-queued {len(payload['requeued'])} documents; run docflow ingest (or sync) to rebuild them")
     _emit(args, payload, "\n".join(lines))
-    return EXIT_OK if report.consistent else EXIT_FAILED
+    return EXIT_OK if payload["consistent"] else EXIT_FAILED
 
 
 def _exit_code(summary: dict) -> int:
-    outcome = summary["outcome"]
-    if outcome in ("completed", "dry-run"):
-        return EXIT_OK
-    if outcome == "cancelled":
-        return EXIT_INTERRUPTED
-    print(f"docflow: {outcome}: {summary['reason']}", file=sys.stderr)
-    return EXIT_GUARDED if outcome == "guarded" else EXIT_FAILED
+    code = exit_code(summary["outcome"])
+    if code not in (EXIT_OK, EXIT_INTERRUPTED):
+        print(f"docflow: {summary['outcome']}: {summary['reason']}", file=sys.stderr)
+    return code
 
 
 def _summary_text(summary: dict) -> str:
@@ -425,85 +344,47 @@ def _ignored_text(summary: dict) -> str:
     return f"; {summary['documents_ignored']} files ignored ({reasons})"
 
 
-@_store_failures
+@_table_question
 def _status(args: argparse.Namespace, settings) -> int:
-    from docflow.adapters.stores import open_state, open_store, target_of
+    from docflow.service import tables
 
-    target = target_of(settings)
-    state = open_state(target)
-    if not state.exists():
-        print(f"docflow: nothing ingested into {settings.table!r} in {settings.db}", file=sys.stderr)
-        return EXIT_FAILED
-    failures = state.failures()
-    by_class: dict[str, list[str]] = {}
-    for failure in failures:
-        by_class.setdefault(failure["error_class"] or "unknown", []).append(failure["doc_id"])
-    report = {
-        "table": settings.table,
-        "counts": state.status_counts(),
-        "chunks": open_store(target).count(),
-        "failures_by_class": {k: len(v) for k, v in sorted(by_class.items())},
-        "runs": [
-            {
-                "run_id": r["run_id"],
-                "started_at": r["started_at"].isoformat(),
-                "duration_s": round((r["finished_at"] - r["started_at"]).total_seconds(), 1),
-                "outcome": r["outcome"],
-            }
-            for r in state.recent_runs(5)
-        ],
-    }
-    last = state.recent_runs(1)
-    last_summary = json.loads(last[0]["summary_json"] or "{}") if last else {}
-    report["last_run_ignored"] = {
-        k: last_summary.get(k, 0 if k == "documents_ignored" else {})
-        for k in ("documents_ignored", "ignored_by_reason", "ignored_by_extension")
-    }
-    if args.failed:
-        report["failed"] = failures
+    found = tables.status(settings, args.failed)
+    report = found.report
     lines = [
         f"table {settings.table}: {report['chunks']} chunks; "
         + ", ".join(f"{k} {v}" for k, v in report["counts"].items())
         + _ignored_text(report["last_run_ignored"]).replace("ignored", "ignored by the last run", 1)
     ]
-    lines += [f"  {cls}: {len(ids)} e.g. {ids[0]}" for cls, ids in sorted(by_class.items())]
+    lines += [f"  {cls}: {n} e.g. {found.examples[cls]}" for cls, n in report["failures_by_class"].items()]
     lines += [f"run {r['run_id']} {r['started_at']} {r['duration_s']}s {r['outcome']}" for r in report["runs"]]
     if args.failed:
         lines += [
             f"FAILED {f['doc_id']} [{f['error_class']} at {f['stage']}, {f['attempts']} attempts] "
             f"{f['error_message']}"
-            for f in failures
+            for f in report["failed"]
         ]
     _emit(args, report, "\n".join(lines))
     return EXIT_OK
 
 
 def _search(args: argparse.Namespace, settings) -> int:
-    from dataclasses import asdict
+    from docflow.service import tables
 
-    from functools import partial
-
-    from docflow.adapters.embedders import embedder_for_table
-    from docflow.adapters.stores import open_store, target_of
-    from docflow.core.errors import DocflowError
-    from docflow.core.search import search
-
-    embedder_for = partial(
-        embedder_for_table, device=settings.device, backend=args.embed_backend, cache_dir=settings.model_cache_dir
-    )
     try:
-        hits = search(open_store(target_of(settings)), args.query, embedder_for, k=args.k)
-    except DocflowError as exc:
+        hits = tables.search(settings, args.query, args.k, args.embed_backend)
+    except tables.StoreUnavailable as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    text = "\n".join(
-        f"{h.score:.3f}  {h.doc_id}#{h.chunk_index}"
-        f"{f' p.{h.page}' if h.page else ''}{f' [{h.title}]' if h.title else ''}\n"
-        f"       {h.text[:200].replace(chr(10), ' ')}"
-        for h in hits
-    )
-    _emit(args, {"query": args.query, "hits": [asdict(h) for h in hits]}, text or "no hits")
+    text = "\n".join(_hit_text(h) for h in hits)
+    _emit(args, {"query": args.query, "hits": hits}, text or "no hits")
     return EXIT_OK
+
+
+def _hit_text(hit: dict) -> str:
+    page = f" p.{hit['page']}" if hit["page"] else ""
+    title = f" [{hit['title']}]" if hit["title"] else ""
+    snippet = hit["text"][:200].replace("\n", " ")
+    return f"{hit['score']:.3f}  {hit['doc_id']}#{hit['chunk_index']}{page}{title}\n       {snippet}"
 
 
 def _runs(args: argparse.Namespace, settings) -> int:
@@ -515,9 +396,9 @@ def _runs(args: argparse.Namespace, settings) -> int:
         print("docflow: no Prefect API configured or running (docflow server start)", file=sys.stderr)
         return EXIT_FAILED
     use_server(settings.home, info)
-    from flows.history import recent_ingest_runs
+    from docflow.service import tables
 
-    runs = recent_ingest_runs(args.n)
+    runs = tables.recent_runs(args.n)
     lines = [
         f"{r['flow_run_id']}  {r['name']:<24} {r['state']:<10} {r['start_time'] or '-':<32} "
         f"{r['duration_s'] if r['duration_s'] is not None else '-':>8}s  "

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 def configure_logging(json_output: bool, log_format: str, interactive: bool) -> None:
     """Prefect reads these when it configures logging, in this process and in every Dask
     worker process, which inherit the environment."""
+    # distributed logs every worker start and stop at INFO; keep the terminal for progress.
+    os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning")
     if log_format == "json":
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER"] = "json"
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_FORMATTER"] = "json"
@@ -28,12 +30,12 @@ def is_interactive(json_output: bool) -> bool:
 
 @contextmanager
 def progress_bar(enabled: bool):
+    """Yields the callback that moves the bar (None when there is no bar)."""
     if not enabled:
-        yield
+        yield None
         return
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-    from flows.progress import LISTENERS, format_eta
 
     bar = Progress(
         TextColumn("[bold]ingest"),
@@ -50,14 +52,12 @@ def progress_bar(enabled: bool):
             completed=event.percent,
             counts=(
                 f"{event.processed} done, {event.failed} failed, {event.skipped} skipped "
-                f"of {event.total} | {event.docs_per_s:.2f} docs/s | ETA {format_eta(event.eta_s)}"
+                f"of {event.total} | {event.docs_per_s:.2f} docs/s | ETA {event.eta}"
             ),
         )
 
-    LISTENERS.append(listener)
     bar.start()
     try:
-        yield
+        yield listener
     finally:
         bar.stop()
-        LISTENERS.remove(listener)

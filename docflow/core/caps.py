@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from docflow.core.errors import ParseError
+from docflow.core.models import Stage
 
 _MB = 1 << 20
 
@@ -38,7 +39,7 @@ def check_text(elements: Sequence[Any], max_chars: int) -> None:
         raise ParseError(
             f"document too large: {chars:,} characters of text, over the cap of {max_chars:,} "
             "(raise DOCFLOW_MAX_TEXT_CHARS to index it)",
-            stage="chunk",
+            stage=Stage.CHUNK,
         )
 
 
@@ -47,5 +48,5 @@ def check_chunks(count: int, max_chunks: int) -> None:
         raise ParseError(
             f"document too large: {count:,} chunks, over the cap of {max_chunks:,} "
             "(raise DOCFLOW_MAX_CHUNKS to index it)",
-            stage="chunk",
+            stage=Stage.CHUNK,
         )

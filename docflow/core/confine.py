@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from docflow.core.errors import DocflowSystemError
 from docflow.core.locations import is_remote, local_path
+from docflow.core.models import Stage
 
 _GLOB_CHARS = set("*?[")
 
@@ -83,5 +84,5 @@ def check(places: Sequence[tuple[str, str]], roots: Sequence[str]) -> None:
                 f"{what} {place!r} (resolved: {where}) is outside the allowed roots "
                 f"({', '.join(roots)}); add its root to DOCFLOW_ALLOWED_ROOTS on the machine "
                 "that runs the flow",
-                stage="config",
+                stage=Stage.CONFIG,
             )

@@ -20,6 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docflow.core.errors import SourceError
 from docflow.core import sniff
 from docflow.core.locations import is_remote
 from docflow.core.models import DocRef, ErrorClass
@@ -104,10 +105,6 @@ class Discovery:
     @property
     def ignored(self) -> int:
         return sum(self.ignored_by_reason.values())
-
-
-class SourceError(ValueError):
-    """The sources themselves are unusable (missing root, colliding doc ids)."""
 
 
 def is_ignored_name(name: str) -> bool:

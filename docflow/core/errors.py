@@ -1,22 +1,35 @@
-"""The error taxonomy: every exception that leaves a stage is one of these classes.
+"""The error taxonomy: every exception that leaves a stage is one of these classes, and one
+table (ERROR_TABLE) says what each class means for the run.
 
-The class decides the retry policy (docflow.core.retry) and whether the run goes on. `classify` maps
-arbitrary library exceptions to a class, using the stage they came from, because the same
-exception means different things in different places: a PermissionError reading a source file
-is that document's problem, the same error writing the table stops the run."""
+`classify` maps arbitrary library exceptions to a class, using the stage they came from,
+because the same exception means different things in different places: a PermissionError
+reading a source file is that document's problem, the same error writing the table stops the
+run. Everything that acts on a class reads ERROR_TABLE: the checkpoints (`final`), the flow's
+resubmission of a failed batch (`resubmitted`), the scheduler and the per-stage policy
+(`stops_run`, also the default of the system policy), and the report's advice.
+
+Two retry layers, each with its own job:
+1. In the task, per document and stage (`docflow.core.retry.call_with_policy`): a flaky read,
+   a commit conflict, a parse that may succeed a second time; the class's policy sets how often.
+2. In the flow, per batch (`flows.scheduler.BatchScheduler`): a batch that raised as a whole
+   (a killed worker, a lock timeout outside any document) is resubmitted, as resumed, while
+   the class's policy has retries left. Only this layer survives a dead worker process, which
+   is why Prefect's own task retries, a third layer that multiplied the attempts of the other
+   two, are not used."""
 
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 from typing import ClassVar
 
-from docflow.core.models import ErrorClass
+from docflow.core.models import ErrorClass, Stage
 
 
 class DocflowError(Exception):
     error_class: ClassVar[ErrorClass]
 
-    def __init__(self, message: str, *, stage: str = "") -> None:
+    def __init__(self, message: str, *, stage: Stage | str = "") -> None:
         super().__init__(message)
         self.stage = stage
 
@@ -53,6 +66,42 @@ class StoreFault(DocflowSystemError):
     and how to get the previous one back."""
 
 
+class SourceError(DocflowSystemError):
+    """The sources named cannot be listed (a missing root, colliding ids): a usage error that
+    stops the run before anything is written."""
+
+    def __init__(self, message: str, *, stage: Stage | str = Stage.DISCOVER) -> None:
+        super().__init__(message, stage=stage)
+
+
+@dataclass(frozen=True)
+class ClassRules:
+    final: bool  # a failed document is checkpointed: reruns skip it until it changes
+    resubmitted: bool  # a batch that raised it is resubmitted while the policy has retries
+    stops_run: bool  # the run stops submitting, lets the batches in flight finish, ends failed
+    advice: str  # the report's next step for documents that failed with it
+
+
+# A retry may fix it: the document stays open for the next run, a failed batch is resubmitted.
+_REOPENED = ClassRules(final=False, resubmitted=True, stops_run=False,
+                       advice="are tried again by the next run over these documents")
+# A retry cannot fix it until the file changes: checkpointed as failed.
+_FINAL = ClassRules(final=True, resubmitted=False, stops_run=False, advice="stay skipped until the file changes")
+
+ERROR_TABLE: dict[ErrorClass, ClassRules] = {
+    ErrorClass.TRANSIENT: _REOPENED,
+    ErrorClass.RESOURCE: _REOPENED,
+    ErrorClass.PARSE: _FINAL,
+    ErrorClass.MISSING: _FINAL,
+    ErrorClass.SYSTEM: ClassRules(final=False, resubmitted=False, stops_run=True,
+                                  advice="stop the run: fix the cause, then rerun"),
+}
+
+
+def rules_for(error_class: ErrorClass | str) -> ClassRules:
+    return ERROR_TABLE[ErrorClass(error_class)]
+
+
 BY_CLASS: dict[ErrorClass, type[DocflowError]] = {
     cls.error_class: cls
     for cls in (TransientError, MissingError, ResourceError, ParseError, DocflowSystemError)
@@ -81,13 +130,13 @@ _UNREACHABLE_MARKERS = ("failed to connect", "connect error", "connection refuse
 # LanceDB reports storage faults (an unreadable manifest, a missing data file) as "lance error".
 _STORE_MARKERS = ("lance error", "lanceerror")
 
-WRITE_STAGES = frozenset({"write", "ledger", "checkpoint"})
+WRITE_STAGES = frozenset({Stage.WRITE, Stage.LEDGER, Stage.CHECKPOINT})
 # Failures of the run itself (opening the tables, the cluster, the settings): never one
 # document's problem.
-FLOW_STAGES = frozenset({"flow", "config"})
+FLOW_STAGES = frozenset({Stage.FLOW, Stage.CONFIG})
 
 
-def classify(exc: BaseException, stage: str) -> DocflowError:
+def classify(exc: BaseException, stage: Stage | str) -> DocflowError:
     """Return `exc` as a DocflowError of the right class, keeping the original as __cause__."""
     if isinstance(exc, DocflowError):
         if not exc.stage:
@@ -107,7 +156,7 @@ def _text(exc: BaseException) -> str:
         return repr(exc)
 
 
-def _class_for(exc: BaseException, stage: str) -> ErrorClass:
+def _class_for(exc: BaseException, stage: Stage | str) -> ErrorClass:
     text = _text(exc).lower()
     if isinstance(exc, MemoryError):
         return ErrorClass.RESOURCE
@@ -136,7 +185,7 @@ def _class_for(exc: BaseException, stage: str) -> ErrorClass:
         return ErrorClass.MISSING
     if isinstance(exc, (PermissionError, IsADirectoryError)):
         return ErrorClass.MISSING
-    if stage == "embed":
+    if stage == Stage.EMBED:
         return ErrorClass.SYSTEM
     return ErrorClass.PARSE
 

@@ -26,6 +26,36 @@ class ErrorClass(StrEnum):
     SYSTEM = "system"
 
 
+class Stage(StrEnum):
+    """Where an error came from, or how far a document got ("done"); the ledger and the run
+    summaries store the value."""
+
+    DISCOVER = "discover"
+    PARSE = "parse"
+    CHUNK = "chunk"
+    EMBED = "embed"
+    WRITE = "write"
+    LEDGER = "ledger"
+    CHECKPOINT = "checkpoint"
+    BATCH = "batch"
+    DONE = "done"
+    FLOW = "flow"
+    CONFIG = "config"
+    EXPORT = "export"
+    IMPORT = "import"
+
+
+class RunOutcome(StrEnum):
+    """How a run ended (RUNNING until it does); the summary's and the runs table's `outcome`."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    DRY_RUN = "dry-run"
+    GUARDED = "guarded"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
 class EmbedBackend(StrEnum):
     """How the embedding model runs: torch fp32, or an ONNX export run by onnxruntime (fp32, or
     dynamically quantized to int8). Vectors of two backends differ slightly, so a table holds
@@ -134,11 +164,12 @@ class DocOutcome:
 
     @property
     def final(self) -> bool:
-        """Done documents and documents whose failure a retry cannot fix are checkpointed;
-        transient and resource failures stay open so the next run tries again."""
-        return self.status is DocStatus.DONE or self.error_class in (
-            ErrorClass.PARSE,
-            ErrorClass.MISSING,
+        """Done documents and documents whose failure a retry cannot fix (the error table's
+        `final`) are checkpointed; the others stay open so the next run tries again."""
+        from docflow.core.errors import ERROR_TABLE  # errors imports this module
+
+        return self.status is DocStatus.DONE or (
+            self.error_class is not None and ERROR_TABLE[self.error_class].final
         )
 
 
@@ -177,7 +208,7 @@ class LedgerEntry:
             fingerprint="",
             status=DocStatus.FAILED,
             attempts=0,
-            stage="discover",
+            stage=Stage.DISCOVER,
             error_class=error_class,
             error_message=message,
         )

@@ -26,8 +26,8 @@ from docflow.core.models import (
     DocOutcome,
     DocRef,
     DocStatus,
-    ErrorClass,
     LedgerEntry,
+    Stage,
     StageTimings,
     Target,
 )
@@ -37,7 +37,7 @@ from docflow.core import versions
 from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
 from docflow.core.discover import document_fingerprint
 from docflow.core.elements import ocr_seconds
-from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, classify
+from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, rules_for
 from docflow.core.isolation import Limits
 from docflow.core.retry import PolicyExhausted, RetryPolicies, call_with_policy
 from docflow.core.snapshot import Snapshot, snapshot
@@ -150,7 +150,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
             return parser.parse(copy.path, doc.doc_type, limits)
 
     try:
-        parsed = call_with_policy(read_and_parse, stage="parse", policies=ctx.policies, sleep=sleep)
+        parsed = call_with_policy(read_and_parse, stage=Stage.PARSE, policies=ctx.policies, sleep=sleep)
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         return version, _failure(version, exhausted.error, exhausted.attempts, parse_s=time.monotonic() - t0)
@@ -158,7 +158,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     try:
         chunks = call_with_policy(
             lambda: _chunks_or_fail(parsed.value, ctx),
-            stage="chunk",
+            stage=Stage.CHUNK,
             policies=ctx.policies,
             sleep=sleep,
         )
@@ -185,7 +185,7 @@ def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
     caps.check_text(elements, ctx.max_text_chars)
     chunks = chunk_elements(elements, ctx.chunking)
     if not chunks:
-        raise ParseError("document produced no chunks", stage="chunk")
+        raise ParseError("document produced no chunks", stage=Stage.CHUNK)
     caps.check_chunks(len(chunks), ctx.max_chunks)
     return chunks
 
@@ -198,7 +198,7 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
     try:
         vectors = call_with_policy(
             lambda: ctx.embedder.encode(texts),
-            stage="embed",
+            stage=Stage.EMBED,
             policies=ctx.policies,
             sleep=sleep,
         ).value
@@ -224,7 +224,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, to: Dest
         to.store.replace_documents(doc_ids, payload, vectors, ctx.run_id)
 
     try:
-        call_with_policy(commit, stage="write", policies=ctx.policies, sleep=sleep)
+        call_with_policy(commit, stage=Stage.WRITE, policies=ctx.policies, sleep=sleep)
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         failed.update({p.doc.doc_id: _failure(p.doc, exhausted.error, p.attempts) for p in prepared})
@@ -241,7 +241,7 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, to: Dest
             status=DocStatus.DONE,
             chunk_count=len(p.chunks),
             attempts=p.attempts,
-            stage="done",
+            stage=Stage.DONE,
             size=p.doc.size,
             timings=StageTimings(p.parse_s, p.chunk_s, embed_s * share, write_s * share, p.ocr_s),
         )
@@ -263,7 +263,7 @@ def _record(versions, outcomes: dict, ctx: BatchContext, to: Destination, sleep)
             if outcomes[doc.doc_id].final:
                 to.checkpoints.record(doc, outcomes[doc.doc_id], ctx.run_id)
 
-    for stage, step in (("ledger", write_ledger), ("checkpoint", write_checkpoints)):
+    for stage, step in ((Stage.LEDGER, write_ledger), (Stage.CHECKPOINT, write_checkpoints)):
         try:
             call_with_policy(step, stage=stage, policies=ctx.policies, sleep=sleep)
         except PolicyExhausted as exhausted:
@@ -287,5 +287,5 @@ def _failure(doc: DocRef, error: DocflowError, attempts: int, parse_s: float = 0
 
 
 def _raise_if_system(error: DocflowError) -> None:
-    if error.error_class is ErrorClass.SYSTEM:
+    if rules_for(error.error_class).stops_run:
         raise error

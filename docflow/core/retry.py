@@ -1,8 +1,9 @@
 """Retry policies per error class.
 
 Prefect retries a whole task run on any exception; docflow needs a policy per error class and
-per document inside a batch, so the policy runs in-task (`call_with_policy`) and Prefect's
-task-level retries stay the outer net for whole-batch failures (a killed worker)."""
+per document inside a batch, so the policy runs in-task (`call_with_policy`); the same policy
+sets how often the flow resubmits a batch that failed as a whole (the two retry layers are
+described in docflow.core.errors)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from docflow.core.models import ErrorClass
-from docflow.core.errors import DocflowError, classify
+from docflow.core.errors import ERROR_TABLE, DocflowError, classify
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ class RetryPolicies(BaseModel):
     missing: RetryPolicy = RetryPolicy(retries=0)
     resource: RetryPolicy = RetryPolicy(retries=5, backoff=Backoff.LINEAR, delay_s=2.0)
     parse: RetryPolicy = RetryPolicy(retries=1, backoff=Backoff.FIXED, delay_s=0.2)
-    system: RetryPolicy = RetryPolicy(retries=0, stop_run=True)
+    system: RetryPolicy = RetryPolicy(retries=0, stop_run=ERROR_TABLE[ErrorClass.SYSTEM].stops_run)
 
     def for_class(self, error_class: ErrorClass) -> RetryPolicy:
         return getattr(self, error_class.value)
@@ -100,7 +101,7 @@ def call_with_policy(
         except Exception as exc:  # noqa: BLE001 - every exception is classified below
             error = classify(exc, stage)
             policy = policies.for_class(error.error_class)
-            if policy.stop_run or attempt > policy.retries:
+            if policy.stop_run or ERROR_TABLE[error.error_class].stops_run or attempt > policy.retries:
                 raise PolicyExhausted(error, attempt) from exc
             sleep(policy.delay(attempt))
             attempt += 1

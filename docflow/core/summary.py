@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from docflow.core.models import BatchResult, DocStatus, ErrorClass
+from docflow.core.models import BatchResult, DocStatus, ErrorClass, RunOutcome
 
 SUMMARY_KEYS = (
     "documents_total",
@@ -64,10 +64,13 @@ class RunCounters:
     started: float = field(default_factory=time.monotonic)
     # doc_id -> fingerprint of the documents submitted but not settled when a run was cancelled.
     unsettled: dict[str, str] = field(default_factory=dict)
-    outcome: str = "running"
+    outcome: RunOutcome = RunOutcome.RUNNING
     reason: str = ""
 
     SLOWEST_KEPT = 10
+
+    def __post_init__(self) -> None:
+        self.outcome = RunOutcome(self.outcome)
 
     def add_failure(
         self, doc_id: str, error_class: ErrorClass | str, message: str, attempts: int, stage: str
@@ -180,7 +183,7 @@ class RunCounters:
                 w: round(b / 2**20, 1) for w, b in sorted(self.worker_peak_rss.items())
             },
             "changes": dict(self.sync_diff),
-            "outcome": self.outcome,
+            "outcome": RunOutcome(self.outcome).value,
             "reason": self.reason,
         }
 
@@ -188,8 +191,8 @@ class RunCounters:
 def discrepancies(summary: dict) -> list[str]:
     """The counting rules a summary breaks. A dry run counts nothing, and a run that failed
     before it consulted the checkpoints (bad sources, an unreadable table) has nothing to add up."""
-    if summary["outcome"] == "dry-run" or summary["cache_hits"] + summary["cache_misses"] == 0 and (
-        summary["outcome"] == "failed"
+    if summary["outcome"] == RunOutcome.DRY_RUN or summary["cache_hits"] + summary["cache_misses"] == 0 and (
+        summary["outcome"] == RunOutcome.FAILED
     ):
         return []
     broken = []

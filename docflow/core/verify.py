@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from docflow.core.models import DocRef, DocStatus, ErrorClass
+from docflow.core.models import DocRef, DocStatus, ErrorClass, Stage
 from docflow.core.errors import DocflowError, StoreFault, classify, is_store_fault
 
 if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
@@ -111,7 +111,7 @@ def ensure_readable(store: VectorStore) -> None:
     """Refuse to read or write a database whose current table versions are damaged."""
     problems = store.damage()
     if problems:
-        raise StoreFault(f"store error in {store.location}: " + "; ".join(problems), stage="flow")
+        raise StoreFault(f"store error in {store.location}: " + "; ".join(problems), stage=Stage.FLOW)
 
 
 REPAIRABLE = frozenset(

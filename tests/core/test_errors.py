@@ -2,8 +2,9 @@ import errno
 
 import pytest
 
-from docflow.core.models import ErrorClass
-from docflow.core.errors import DocflowSystemError, ParseError, TransientError, classify
+from docflow.core.errors import ERROR_TABLE, DocflowSystemError, ParseError, SourceError, TransientError, classify
+from docflow.core.models import DocOutcome, DocStatus, ErrorClass, Stage
+from docflow.core.retry import RetryPolicies
 
 
 @pytest.mark.parametrize(
@@ -58,3 +59,26 @@ def test_classify_keeps_taxonomy_errors_and_fills_their_stage():
 
 def test_system_error_is_its_own_class():
     assert DocflowSystemError("disk full").error_class is ErrorClass.SYSTEM
+
+
+def test_the_error_table_covers_every_class_and_each_rule_has_one_reading():
+    assert set(ERROR_TABLE) == set(ErrorClass)
+    # Exactly the classes a retry cannot fix are checkpointed; only system stops the run.
+    assert {c for c, r in ERROR_TABLE.items() if r.final} == {ErrorClass.PARSE, ErrorClass.MISSING}
+    assert {c for c, r in ERROR_TABLE.items() if r.stops_run} == {ErrorClass.SYSTEM}
+    assert {c for c, r in ERROR_TABLE.items() if r.resubmitted} == {ErrorClass.TRANSIENT, ErrorClass.RESOURCE}
+    assert all(r.advice for r in ERROR_TABLE.values())
+
+
+@pytest.mark.parametrize("error_class", list(ErrorClass))
+def test_what_reads_the_table_agrees_with_it(error_class):
+    rules = ERROR_TABLE[error_class]
+    failed = DocOutcome("d", "f", DocStatus.FAILED, error_class=error_class)
+    assert failed.final is rules.final
+    assert RetryPolicies().for_class(error_class).stop_run is rules.stops_run
+
+
+def test_a_source_error_is_a_system_error_of_discovery():
+    error = SourceError("source does not exist: /nope")
+    assert error.error_class is ErrorClass.SYSTEM and error.stage is Stage.DISCOVER
+    assert classify(error, Stage.FLOW) is error

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from prefect import flow, task
+from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from docflow.core.errors import DocflowSystemError, TransientError
@@ -80,7 +81,8 @@ def schedule(batches, ctx: str, policies: RetryPolicies, max_in_flight: int):
     progress.start()
     outcome = "done"
     try:
-        BatchScheduler(record_batch, ctx, policies, progress, max_in_flight).run(batches)
+        runner = FlowRunContext.get().task_runner
+        BatchScheduler(runner, record_batch, ctx, policies, progress, max_in_flight).run(batches)
     except (DocflowSystemError, Interrupted) as exc:
         outcome = type(exc).__name__
     finally:

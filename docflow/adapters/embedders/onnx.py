@@ -29,7 +29,7 @@ import numpy as np
 
 from docflow.adapters.embedders.sentence_transformers import SentenceTransformerModel, default_cache_dir
 from docflow.core.errors import DocflowSystemError
-from docflow.core.models import EmbedBackend
+from docflow.core.models import EmbedBackend, Stage
 
 # Part of every artifact's folder name: bumped whenever the export or quantization changes.
 BUILD_RECIPE = 1
@@ -92,7 +92,7 @@ def ensure_built(model_path: str, cache_dir: str, backend: EmbedBackend) -> Buil
     except Exception as exc:  # noqa: BLE001 - a model that cannot be exported is a config error
         raise DocflowSystemError(
             f"cannot build the {backend.value} model from {model_path}: {type(exc).__name__}: {exc}",
-            stage="embed",
+            stage=Stage.EMBED,
         ) from exc
 
 
@@ -185,7 +185,7 @@ def _pipeline_of(model_path: str) -> _Pipeline:
         raise DocflowSystemError(
             f"the ONNX backends support Transformer + Pooling (+ Normalize) models; "
             f"{model_path} has {kinds}: use embed_backend torch",
-            stage="embed",
+            stage=Stage.EMBED,
         )
     pooling_config = json.loads((root / modules[1]["path"] / "config.json").read_text())
     if pooling_config.get("pooling_mode_mean_tokens"):
@@ -193,7 +193,7 @@ def _pipeline_of(model_path: str) -> _Pipeline:
     elif pooling_config.get("pooling_mode_cls_token"):
         pooling = "cls"
     else:
-        raise DocflowSystemError(f"unsupported pooling in {model_path}: use embed_backend torch", stage="embed")
+        raise DocflowSystemError(f"unsupported pooling in {model_path}: use embed_backend torch", stage=Stage.EMBED)
     st_config = root / "sentence_bert_config.json"
     max_len = json.loads(st_config.read_text()).get("max_seq_length", 512) if st_config.exists() else 512
     return _Pipeline(int(max_len), pooling, int(pooling_config["word_embedding_dimension"]))

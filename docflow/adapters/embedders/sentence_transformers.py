@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docflow.core.models import EmbedBackend
+from docflow.core.models import EmbedBackend, Stage
 from docflow.core.errors import DocflowSystemError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -41,7 +41,7 @@ def resolve_model(name_or_path: str | None) -> str:
     raise DocflowSystemError(
         f"embedding model {name_or_path!r} is not a local directory; docflow never downloads "
         "models at run time (install it and pass its path)",
-        stage="embed",
+        stage=Stage.EMBED,
     )
 
 
@@ -78,7 +78,7 @@ def _load_model(model_path: str, device: str):
     except Exception as exc:  # noqa: BLE001 - a model that will not load is a config error
         raise DocflowSystemError(
             f"cannot load embedding model {model_path}: {type(exc).__name__}: {exc}",
-            stage="embed",
+            stage=Stage.EMBED,
         ) from exc
 
 

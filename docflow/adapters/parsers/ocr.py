@@ -25,6 +25,7 @@ from typing import Any
 
 from docflow.core.elements import OCR_ENGINE, OCR_FIELD, OCR_SECONDS_FIELD, OcrSettings
 from docflow.core.errors import ParseError
+from docflow.core.models import Stage
 
 # A page whose text layer holds fewer characters than this is a scan (perhaps with a stamped
 # page number or header): it is OCRed and its few text-layer characters are dropped, since
@@ -79,7 +80,7 @@ def require_tesseract() -> None:
         raise ParseError(
             "needs tesseract for OCR: run scripts/setup.sh (installs tesseract-ocr), then "
             "docflow ingest --retry-failed",
-            stage="parse",
+            stage=Stage.PARSE,
         )
 
 
@@ -95,7 +96,7 @@ def ocr_image_file(path: str, ocr: OcrSettings) -> list[Any]:
             image.load()
             frames = ImageSequence.all_frames(image) if image.format in MULTI_PAGE_IMAGE_FORMATS else [image.copy()]
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ParseError(f"corrupt image: {type(exc).__name__}: {exc}", stage="parse") from exc
+        raise ParseError(f"corrupt image: {type(exc).__name__}: {exc}", stage=Stage.PARSE) from exc
     elements: list[Any] = []
     for number, frame in enumerate(frames, start=1):
         _report(number, len(frames))
@@ -119,10 +120,10 @@ def ocr_pdf_pages(path: str, pages: list[int], page_count: int, ocr: OcrSettings
             raise ParseError(
                 "needs poppler-utils to render scanned PDF pages: run scripts/setup.sh, then "
                 "docflow ingest --retry-failed",
-                stage="parse",
+                stage=Stage.PARSE,
             ) from exc
         except (PDFPageCountError, PDFSyntaxError, ValueError) as exc:
-            raise ParseError(f"cannot render PDF page {page} for OCR: {exc}", stage="parse") from exc
+            raise ParseError(f"cannot render PDF page {page} for OCR: {exc}", stage=Stage.PARSE) from exc
         with image:
             elements.extend(ocr_page(image, page, ocr))
     return elements

@@ -34,6 +34,7 @@ from docflow.adapters.parsers import ocr
 from docflow.core.discover import SUPPORTED_TYPES
 from docflow.core.elements import OcrSettings
 from docflow.core.errors import ParseError, ResourceError
+from docflow.core.models import Stage
 from docflow.core.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ _TYPES = frozenset(SUPPORTED_TYPES.values())
 
 def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:
     if os.path.getsize(path) == 0:
-        raise ParseError("empty file (0 bytes)", stage="parse")
+        raise ParseError("empty file (0 bytes)", stage=Stage.PARSE)
     if doc_type == "pdf":
         found = _parse_pdf(path, ocr_settings)
     elif doc_type in IMAGE_TYPES:
@@ -122,7 +123,7 @@ def _require_tool(doc_type: str, path: str) -> None:
         raise ParseError(
             f"needs LibreOffice: run {LIBREOFFICE_SETUP} to index .doc/.ppt files, then "
             "docflow ingest --retry-failed",
-            stage="parse",
+            stage=Stage.PARSE,
         )
     if doc_type in LIBREOFFICE_TYPES:
         _require_ole(path, doc_type)
@@ -130,7 +131,7 @@ def _require_tool(doc_type: str, path: str) -> None:
         raise ParseError(
             f"needs pandoc for .{doc_type} files: run scripts/setup.sh, then docflow ingest "
             "--retry-failed",
-            stage="parse",
+            stage=Stage.PARSE,
         )
 
 
@@ -144,7 +145,7 @@ def _require_ole(path: str, doc_type: str) -> None:
         raise ParseError(
             f"corrupt .{doc_type}: not an OLE2 (Office 97-2003) file; if it is RTF or HTML "
             "saved under this name, rename it",
-            stage="parse",
+            stage=Stage.PARSE,
         )
 
 
@@ -165,11 +166,11 @@ def _partition(path: str, doc_type: str) -> list[Any]:
     except FileNotFoundError as exc:
         if doc_type in LIBREOFFICE_TYPES and os.path.exists(path):
             # The converted file is what is missing: LibreOffice could not read this one.
-            raise ParseError(f"LibreOffice could not convert this .{doc_type} file: {exc}", stage="parse") from exc
+            raise ParseError(f"LibreOffice could not convert this .{doc_type} file: {exc}", stage=Stage.PARSE) from exc
         raise
     except RuntimeError as exc:
         if doc_type in PANDOC_TYPES:
-            raise ParseError(f"pandoc could not read this .{doc_type} file: {exc}", stage="parse") from exc
+            raise ParseError(f"pandoc could not read this .{doc_type} file: {exc}", stage=Stage.PARSE) from exc
         raise
 
 
@@ -180,7 +181,7 @@ def _partition_odt(path: str) -> list[Any]:
     try:
         html = pypandoc.convert_file(path, "html", format="odt", sandbox=True)
     except RuntimeError as exc:
-        raise ParseError(f"pandoc could not read this .odt file: {exc}", stage="parse") from exc
+        raise ParseError(f"pandoc could not read this .odt file: {exc}", stage=Stage.PARSE) from exc
     return partition_html(text=html, languages=list(LANGUAGES))
 
 
@@ -193,14 +194,14 @@ def validate_pdf(path: str) -> int:
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
-            raise ParseError("encrypted PDF (password protected)", stage="parse")
+            raise ParseError("encrypted PDF (password protected)", stage=Stage.PARSE)
         pages = len(reader.pages)
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}", stage="parse") from exc
+        raise ParseError(f"corrupt PDF: {type(exc).__name__}: {exc}", stage=Stage.PARSE) from exc
     if pages == 0:
-        raise ParseError("corrupt PDF: no pages", stage="parse")
+        raise ParseError("corrupt PDF: no pages", stage=Stage.PARSE)
     return pages
 
 
@@ -239,13 +240,13 @@ def limited(parse: ParseFn, limits: Limits) -> ParseFn:
             return run_isolated(reporting_parse, limits)
         except LimitExceeded as exc:
             setting = "PARSE_TIMEOUT_S" if exc.resource_name == "time" else "PARSE_MEMORY_MB"
-            raise ParseError(f"parse {exc}{progress.describe()} (DOCFLOW_{setting})", stage="parse") from exc
+            raise ParseError(f"parse {exc}{progress.describe()} (DOCFLOW_{setting})", stage=Stage.PARSE) from exc
         except RemoteError as exc:  # an exception type that cannot be pickled, e.g. lxml's
-            raise ParseError(str(exc), stage="parse") from exc
+            raise ParseError(str(exc), stage=Stage.PARSE) from exc
         except ChildDied as exc:
             if exc.signal_number == signal.SIGKILL:
-                raise ResourceError(f"parse process {exc} (out of memory?)", stage="parse") from exc
-            raise ParseError(f"parse process {exc}", stage="parse") from exc
+                raise ResourceError(f"parse process {exc} (out of memory?)", stage=Stage.PARSE) from exc
+            raise ParseError(f"parse process {exc}", stage=Stage.PARSE) from exc
         finally:
             progress.close()
 
