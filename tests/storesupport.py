@@ -68,3 +68,76 @@ def exactness_problems(store, state) -> list[str]:
             if mine != list(range(entry["chunk_count"])):
                 problems.append(f"{doc_id} has chunks {mine}, the ledger says {entry['chunk_count']}")
     return problems
+
+
+# --- a real pipeline over a store, and a process that SIGKILLs itself inside its write ------
+
+# The kill lands right after the store made a batch's new chunks durable and before anything
+# else: for LanceDB after its one merge commit (the ledger write that follows is a merge too),
+# for Chroma after the upsert, before the delete of the other fingerprints' records.
+WRITE_SEAMS = {"lancedb": ("docflow.adapters.stores.lancedb.database", "merge"),
+               "chroma": ("docflow.adapters.stores.chroma", "_delete")}
+
+
+def pipeline_context(root: Path, kind: str, run_id: str):
+    """A batch context over `root/kind` (real parsing in-process, the real model) and the
+    pipeline fingerprint documents are discovered with."""
+    from docflow.core.retry import RetryPolicies
+    from docflow.core.settings import DocflowSettings
+    from flows.ingest import batch_context, build_pipeline, open_target
+
+    settings = DocflowSettings(store=kind, db=str(root / kind), table="chunks", home=root / "home",
+                               parse_timeout_s=0, parse_memory_mb=0)
+    pipeline = build_pipeline(settings)
+    target, generation = open_target(settings, pipeline)
+    return batch_context(target, generation, pipeline, settings, RetryPolicies(), run_id), pipeline.config.fingerprint()
+
+
+def run_batch(root: Path, kind: str, source: Path, run_id: str, resumed: bool = False):
+    from docflow.core.discover import discover
+    from docflow.core.process import process_batch
+    from tests.stores import to
+
+    ctx, fingerprint = pipeline_context(root, kind, run_id)
+    docs = discover([str(source)], fingerprint).documents
+    return process_batch(docs, ctx, to(ctx), sleep=lambda s: None, resumed=resumed), docs
+
+
+def killed_batch(root: Path, kind: str, source: Path):
+    """The batch in a fresh process (`python -m tests.storesupport`) that SIGKILLs itself at
+    the store's write seam; returncode -9 when the kill landed."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "tests.storesupport", str(root), kind, str(source)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
+
+
+def _die(*args, **kwargs):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _main(root: str, kind: str, source: str) -> None:
+    import importlib
+
+    module, name = WRITE_SEAMS[kind]
+    seams = importlib.import_module(module)
+    real = getattr(seams, name)
+
+    def die(*args, **kwargs):
+        if name == "merge":
+            real(*args, **kwargs)  # the commit itself, then the kill
+        _die()
+
+    setattr(seams, name, die)
+    run_batch(Path(root), kind, Path(source), "run-killed")
+    raise SystemExit("the batch finished: its write seam was never reached")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(*sys.argv[1:])

@@ -184,3 +184,39 @@ def test_runs_and_exports_are_histories_newest_first(opened):
     record = ExportRecord("e1", start, 1.5, "chunks", 7, "/out", "parquet", 10, 2, 0)
     state.record_export(record)
     assert state.export_history() == [{**record.__dict__}]
+
+
+def test_sigkill_inside_a_write_then_a_rerun_leaves_the_table_exact(tmp_path, kind):
+    """v1 of four documents is ingested; two change (one shrinks, one grows) and the process
+    writing v2 is SIGKILLed right after the store made the new chunks durable; the rerun of the
+    pipeline leaves exactly v2, and the unchanged documents are not redone."""
+    from tests import docbuilders as b
+
+    source = tmp_path / "src"
+    source.mkdir()
+    b.make_md(source / "shrinks.md", topic="First", n=6)
+    b.make_md(source / "grows.md", topic="Second", n=1)
+    b.make_txt(source / "same-1.txt", topic="Third")
+    b.make_md(source / "same-2.md", topic="Fourth", n=3)
+    first, _ = s.run_batch(tmp_path, kind, source, "run-1")
+    assert {o.status.value for o in first.outcomes} == {"done"}
+    store, state = s.opened(tmp_path, kind)
+    v1 = state.fingerprints()
+
+    b.make_md(source / "shrinks.md", topic="First again", n=1)
+    b.make_md(source / "grows.md", topic="Second again", n=6)
+    killed = s.killed_batch(tmp_path, kind, source)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert state.fingerprints() == v1  # the kill came before any ledger row of v2
+    assert s.exactness_problems(store, state), "the kill left nothing to repair: it missed the write"
+    fingerprints = {r["fingerprint"] for r in store.read_columns(["doc_id", "fingerprint"], ["grows.md"])}
+    assert len(fingerprints) == (2 if kind == "chroma" else 1)  # chroma: v2 written, v1 not yet deleted
+
+    rerun, docs = s.run_batch(tmp_path, kind, source, "run-3", resumed=True)
+    assert sorted(o.doc_id for o in rerun.outcomes) == ["grows.md", "shrinks.md"]
+    assert s.exactness_problems(store, state) == []
+    assert state.fingerprints() == {d.doc_id: d.fingerprint for d in docs}
+    runs = {doc_id: r.run_id for doc_id, r in state.outcomes().items()}
+    assert runs == {"shrinks.md": "run-3", "grows.md": "run-3", "same-1.txt": "run-1", "same-2.md": "run-1"}
+    chunks = {o.doc_id: o.chunk_count for o in (*first.outcomes, *rerun.outcomes)}  # rerun's win
+    assert chunks["grows.md"] > chunks["shrinks.md"] and store.count() == sum(chunks.values())
