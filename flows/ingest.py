@@ -30,7 +30,7 @@ from prefect.futures import as_completed
 from prefect.states import Cancelled, Completed, Failed
 
 from blocks.resolve import BlockName, confine, resolve, run_locations
-from docflow.core.models import BatchResult, DocRef, DocStatus, ErrorClass, PipelineConfig, Target
+from docflow.core.models import BatchResult, DocRef, DocStatus, ErrorClass, LedgerEntry, PipelineConfig, Target
 from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
 from docflow.core.summary import RunCounters
 from flows import orphans
@@ -40,11 +40,10 @@ from flows.naming import batch_name, failed_batch_name, flow_run_name, rename_ta
 from flows.progress import SUMMARY_LISTENERS, Progress
 from flows.report import publish, publish_diff
 from flows.runner import build_task_runner, ensure_workers_see, torch_threads_per_worker, use_address
-from docflow.adapters.checkpoints import checkpoint
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core import credentials
-from docflow.adapters.stores.lancedb import ledger
 from docflow.core import resume
-from docflow.adapters.stores.lancedb import store
 from docflow.core.chunk import ChunkSettings
 from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
 from docflow.core.discover import Discovery, SourceError, discover, empty_globs
@@ -94,38 +93,25 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
     return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
 
-def target_of(settings: DocflowSettings) -> Target:
-    return Target(
-        db=settings.db,
-        table=settings.table,
-        checkpoint_dir=settings.checkpoint_dir
-        or checkpoint.default_checkpoint_dir(settings.db, settings.table),
-        storage_options=tuple(sorted(settings.storage_options.items())),
-    )
-
-
 def open_target(
     settings: DocflowSettings, pipeline: Pipeline, create: bool = True
 ) -> tuple[Target, str]:
     """Create the tables if needed and return the target with the chunk table's generation
     ("" when `create` is off and there is no table yet: nothing is indexed)."""
     target = target_of(settings)
-    db = store.connect(target.db, target.options)
-    if not create and store.open_table(db, settings.table) is None:
+    store = open_store(target)
+    if not create and store.info() is None:
         return target, ""
     dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
-    with store.write_lock(settings.db):
-        chunks = store.ensure_chunk_table(db, settings.table, dim, _pipeline_meta(pipeline))
-        store.ensure_table(db, target.ledger_table, ledger.LEDGER_SCHEMA)
-        store.ensure_table(db, target.runs_table, ledger.RUNS_SCHEMA)
-    meta = store.table_metadata(chunks)
-    if meta.get("dim") not in (None, dim):
+    info = store.ensure(dim, _pipeline_meta(pipeline))
+    open_state(target).ensure()
+    if info.dim not in (None, dim):
         raise DocflowSystemError(
-            f"table {settings.table!r} holds {meta['dim']}-dimensional vectors but model "
+            f"table {settings.table!r} holds {info.dim}-dimensional vectors but model "
             f"{pipeline.config.model_name} makes {dim}; use another --table",
             stage="config",
         )
-    table_backend = table_embed_backend(meta)
+    table_backend = table_embed_backend({"pipeline": info.pipeline})
     if table_backend.value != pipeline.config.embed_backend:
         raise DocflowSystemError(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
@@ -133,7 +119,7 @@ def open_target(
             f"table: use another --table, or --embed-backend {table_backend.value}",
             stage="config",
         )
-    return target, meta.get("generation", "")
+    return target, info.generation
 
 
 def _pipeline_meta(pipeline: Pipeline) -> dict:
@@ -300,15 +286,17 @@ def run_ingest(
     documents = DocumentTable()
     started_at = datetime.now(UTC)
     run_id = _flow_run_id() or uuid.uuid4().hex
-    target, opened = None, False
+    target, opened, store = None, False, None
     try:
         confine(run_locations(paths, settings), settings)
-        ensure_readable(settings.db)
+        store = open_store(target_of(settings))
+        ensure_readable(store)
         pipeline = build_pipeline(settings)
         discover_started = time.monotonic()
         # No table is created before discovery: a run refused for its sources leaves nothing.
         target, generation = open_target(settings, pipeline, create=False)
-        recorded = ledger.recorded_versions(_ledger_or_none(target)) if generation else None
+        state = open_state(target)
+        recorded = state.recorded_versions() if generation else None
         found, unreachable = _discover(paths, pipeline, settings, sync is not None, recorded, rehash)
         docs = list(found.documents)
         counters.discover_s = time.monotonic() - discover_started
@@ -323,19 +311,19 @@ def run_ingest(
         counters.ignored_by_reason = found.ignored_by_reason
         counters.ignored_by_extension = found.ignored_by_extension
         counters.discovery_problems = len(found.problems)
-        results = checkpoint.open_store(target.checkpoint_dir, target.options)
+        checkpoints = PrefectCheckpoints.of(target, generation)
         dry_run = sync is not None and sync.dry_run
-        done = resume.finished(target, generation, results, docs, write=not dry_run) if generation else set()
+        done = resume.finished(store, state, checkpoints, docs, write=not dry_run) if generation else set()
         if recorded is not None and not dry_run:
-            _refresh_versions(target, [d for d in docs if d.doc_id in done], recorded)
+            _refresh_versions(state, [d for d in docs if d.doc_id in done], recorded)
         if sync is not None:
-            todo, skipped = _sync_changes(target, generation, found, done, unreachable, sync, counters, logger)
+            todo, skipped = _sync_changes(target, checkpoints, found, done, unreachable, sync, counters, logger)
         else:
-            failed_ids = ledger.failed_doc_ids(_open(target, target.ledger_table)) if retry_failed else set()
+            failed_ids = state.failed_doc_ids() if retry_failed else set()
             todo, skipped = select_work(docs, done, failed_ids, retry_failed)
         if counters.outcome != "dry-run":
-            _record_problems(target, found.problems, counters, run_id)
-            skipped = _explain_skipped(target, skipped, run_id, sync is not None, retry_failed, counters, documents, logger)
+            _record_problems(state, found.problems, counters, run_id)
+            skipped = _explain_skipped(state, skipped, run_id, sync is not None, retry_failed, counters, documents, logger)
             counters.documents_skipped = len(skipped)
             counters.cache_hits = len(skipped)
             counters.cache_misses = len(todo)
@@ -357,7 +345,7 @@ def run_ingest(
     except SourceError as exc:
         counters.outcome, counters.reason = "failed", f"bad sources: {exc}"
     except Exception as exc:  # noqa: BLE001 - the run must end with a classified reason
-        error = explain(exc, settings.db, "flow")
+        error = explain(exc, store, "flow")
         counters.outcome, counters.reason = "failed", f"{error.error_class.value} error: {error}"
     summary = counters.as_dict()
     for listener in SUMMARY_LISTENERS:
@@ -385,7 +373,7 @@ def _discover(paths, pipeline: Pipeline, settings: DocflowSettings, tolerate_mis
         return Discovery((), ()), True
 
 
-def _refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:
+def _refresh_versions(state, finished: list[DocRef], recorded) -> None:
     """Finished documents that discovery had to hash (touched, or racily clean) and found
     unchanged get their new stat recorded, so the next run does not read them again."""
     stale = []
@@ -398,19 +386,13 @@ def _refresh_versions(target: Target, finished: list[DocRef], recorded) -> None:
             before.observed_ns, before.version,
         ):
             stale.append(doc)
-    if stale:
-        with store.write_lock(target.db):
-            ledger.refresh_versions(_open(target, target.ledger_table), stale)
+    state.refresh_versions(stale)
 
 
-def _ledger_or_none(target: Target):
-    return store.open_table(store.connect(target.db, target.options), target.ledger_table)
-
-
-def _sync_changes(target, generation, found, done, unreachable, sync: SyncOptions, counters, logger):
+def _sync_changes(target, checkpoints, found, done, unreachable, sync: SyncOptions, counters, logger):
     docs = list(found.documents)
-    ledger_table = store.open_table(store.connect(target.db, target.options), target.ledger_table)
-    known = ledger.fingerprints(ledger_table) if ledger_table is not None else {}
+    state = open_state(target)
+    known = state.fingerprints()
     present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
     changes = diff(docs, present, known, done)
     verdict = mass_delete_guard(
@@ -428,7 +410,9 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
         counters.outcome = "dry-run"
         return [], []
     if verdict.allowed:
-        counters.documents_deleted, counters.chunks_deleted = prune(target, generation, changes.deleted)
+        counters.documents_deleted, counters.chunks_deleted = prune(
+            open_store(target), state, checkpoints, changes.deleted
+        )
         counters.documents_total += counters.documents_deleted
     else:
         counters.outcome, counters.reason = "guarded", verdict.reason
@@ -436,21 +420,20 @@ def _sync_changes(target, generation, found, done, unreachable, sync: SyncOption
     return [d for d in docs if d.doc_id in chosen], [d for d in docs if d.doc_id not in chosen]
 
 
-def _explain_skipped(target, skipped, run_id, sync: bool, retry_failed: bool, counters, documents, logger):
+def _explain_skipped(state, skipped, run_id, sync: bool, retry_failed: bool, counters, documents, logger):
     """Say why each skipped document is skipped, and count the failures an earlier attempt of
     this same flow run (before the UI's Retry) checkpointed as failures, not as skipped."""
     if not skipped:
         return skipped
-    rows = ledger.read_all(_open(target, target.ledger_table), ["doc_id", "run_id", "status", "stage",
-                                                                "error_class", "error_message", "attempts"])
-    by_doc = {r["doc_id"]: r for r in rows.to_pylist()}
-    last_run = {d: r["run_id"] for d, r in by_doc.items()}
+    by_doc = state.outcomes()
+    last_run = {d: r.run_id for d, r in by_doc.items()}
     still_skipped = []
     for doc in skipped:
         row = by_doc.get(doc.doc_id)
-        if not retry_failed and row and row["run_id"] == run_id and row["status"] == DocStatus.FAILED.value:
-            counters.add_failure(doc.doc_id, row["error_class"], row["error_message"] or "", row["attempts"] or 0,
-                                 row["stage"] or "")
+        if not retry_failed and row and row.run_id == run_id and row.outcome.status is DocStatus.FAILED:
+            failure = row.outcome
+            counters.add_failure(doc.doc_id, failure.error_class, failure.error_message, failure.attempts,
+                                 failure.stage)
             continue
         documents.add_skipped(doc.doc_id, skip_reason(doc.doc_id, last_run, run_id, sync=sync, retry_failed=retry_failed))
         still_skipped.append(doc)
@@ -605,12 +588,10 @@ def _cancel(in_flight: dict) -> None:
             wrapped.cancel()
 
 
-def _record_problems(target: Target, problems, counters: RunCounters, run_id: str) -> None:
+def _record_problems(state, problems, counters: RunCounters, run_id: str) -> None:
     if not problems:
         return
-    entries = [ledger.problem_entry(p.doc_id, p.path, p.error_class, p.message) for p in problems]
-    with store.write_lock(target.db):
-        ledger.upsert(_open(target, target.ledger_table), entries, run_id)
+    state.upsert([LedgerEntry.problem(p.doc_id, p.path, p.error_class, p.message) for p in problems], run_id)
     for problem in problems:
         counters.add_failure(problem.doc_id, problem.error_class, problem.message, 0, "discover")
 
@@ -621,12 +602,12 @@ def _settle_unsettled(target: Target | None, run_id: str, counters) -> None:
     if not counters.unsettled:
         return
     try:
-        rows = ledger.read_all(_open(target, target.ledger_table)).to_pylist()
+        recorded = open_state(target).outcomes(counters.unsettled).values()
     except Exception:  # noqa: BLE001 - no ledger to read: all of them are pending
-        rows = []
+        recorded = []
     settled = [
-        ledger.outcome_of(r) for r in rows
-        if r["run_id"] == run_id and counters.unsettled.get(r["doc_id"]) == r["fingerprint"]
+        r.outcome for r in recorded
+        if r.run_id == run_id and counters.unsettled.get(r.outcome.doc_id) == r.outcome.fingerprint
     ]
     counters.add_batch(BatchResult(outcomes=tuple(settled)))
     counters.documents_pending += len(counters.unsettled) - len(settled)
@@ -634,31 +615,22 @@ def _settle_unsettled(target: Target | None, run_id: str, counters) -> None:
 
 
 def _compact(target: Target) -> None:
-    db = store.connect(target.db, target.options)
-    with store.write_lock(target.db):
-        for name in (target.table, target.ledger_table):
-            store.compact(db.open_table(name))
+    open_store(target).compact()
+    open_state(target).compact()
 
 
 def _record_run(target: Target | None, run_id: str, started_at, summary: dict, logger) -> None:
     if target is None:
         return
     try:
-        with store.write_lock(target.db):
-            ledger.record_run(
-                _open(target, target.runs_table), run_id, run_id, started_at, summary["outcome"], summary
-            )
+        open_state(target).record_run(run_id, run_id, started_at, summary["outcome"], summary)
     except Exception as exc:  # noqa: BLE001 - the summary is still returned and logged
-        logger.warning("could not record the run in %s: %s", target.runs_table, exc)
+        logger.warning("could not record the run of %s: %s", target.table, exc)
 
 
 def _command(paths: Sequence[str], settings: DocflowSettings, sync: SyncOptions | None) -> str:
     verb = "ingest" if sync is None else "sync"
     return shlex.join(["docflow", verb, *paths, "--db", settings.db, "--table", settings.table])
-
-
-def _open(target: Target, name: str):
-    return store.connect(target.db, target.options).open_table(name)
 
 
 def _flow_run_id() -> str | None:

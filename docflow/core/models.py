@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ports, for annotations only: adapters are handed in by the caller
     from docflow.core.chunk import Chunk
+    from docflow.ports.checkpoints import Checkpoints
+    from docflow.ports.state import State
+    from docflow.ports.store import VectorStore
 
 
 class ErrorClass(StrEnum):
@@ -187,3 +190,13 @@ class LedgerEntry:
             error_message=message,
         )
         return cls(doc, outcome)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a batch's results go: built by the caller (the task shell) from a Target, with the
+    worker's own credentials, through the store registry; the core holds no adapter itself."""
+
+    store: VectorStore
+    state: State
+    checkpoints: Checkpoints

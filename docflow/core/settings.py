@@ -39,7 +39,13 @@ def split_roots(text: str) -> tuple[str, ...]:
 class DocflowSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCFLOW_", frozen=True, extra="ignore")
 
-    db: str = Field("./lancedb", description="LanceDB URI (a directory, or an object-store URL).")
+    store: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="Vector store adapter by its registered name (docflow.adapters.stores; "
+        "packages add theirs under the entry point group docflow.stores); empty: the default.",
+    )
+    db: str = Field("./lancedb", description="The store's database URI (a directory, or an object-store URL).")
     table: str = Field("chunks", description="Chunk table name; the ledger is <table>_ledger.")
     model: str | None = Field(
         None,

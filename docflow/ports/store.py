@@ -61,8 +61,8 @@ class VectorStore(Protocol):
         """None when the table does not exist yet: nothing is indexed."""
 
     def ensure(self, dim: int, pipeline: Mapping[str, object]) -> TableInfo:
-        """Create the table on first use (a concurrent creator wins); an existing table keeps
-        its generation and gains the columns added since it was created."""
+        """Create the table on first use (a concurrent creator wins); an existing table is
+        returned as it is, with its generation."""
 
     def replace_documents(
         self, doc_ids: Sequence[str], docs: Sequence[DocChunks], vectors: np.ndarray | None, run_id: str

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from docflow.core.summary import discrepancies
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def ingest(cli, *args):
 
 
 def table_rows(db: Path, table: str = "chunks") -> list[dict]:
-    t = store.open_table(store.connect(str(db)), table)
+    t = database.open_table(database.connect(str(db), {}), table)
     return t.to_arrow().to_pylist() if t is not None else []
 
 

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints, default_checkpoint_dir
 from docflow.core.errors import DocflowSystemError
-from docflow.core.models import Target
+from docflow.core.models import Destination, Target
+from docflow.core.settings import DocflowSettings
 from docflow.ports.state import State
 from docflow.ports.store import VectorStore
 
@@ -77,3 +79,19 @@ def open_store(target: Target) -> VectorStore:
 
 def open_state(target: Target) -> State:
     return adapter(target.store).state(target)
+
+
+def target_of(settings: DocflowSettings) -> Target:
+    """Where the settings say a run writes; an unknown store name fails here, before any work."""
+    return Target(
+        db=settings.db,
+        table=settings.table,
+        checkpoint_dir=settings.checkpoint_dir or default_checkpoint_dir(settings.db, settings.table),
+        storage_options=tuple(sorted(settings.storage_options.items())),
+        store=resolve_name(settings.store),
+    )
+
+
+def destination(target: Target, generation: str) -> Destination:
+    """Everything a batch writes to, for the pipeline core, which holds no adapter itself."""
+    return Destination(open_store(target), open_state(target), PrefectCheckpoints.of(target, generation))
