@@ -98,7 +98,8 @@ def bare_loop(source: Path, db: Path) -> dict:
     checkpoint; then compaction) in this one process: no Prefect, no Dask."""
     from docflow.core.models import EmbedBackend
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import batch_context, build_pipeline, make_batches, open_target
+    from flows.pipeline import batch_context, build_pipeline, open_target
+    from docflow.core.plan import make_batches
     from docflow.adapters.stores import destination
     from docflow.core.discover import discover
     from docflow.core.process import process_batch

@@ -20,7 +20,7 @@ def build_synthetic(source: Path, db: Path, count: int):
     from docflow.adapters.stores import open_state
     from docflow.core.models import DocOutcome, DocRef, DocStatus, LedgerEntry
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import build_pipeline, open_target
+    from flows.pipeline import build_pipeline, open_target
     from docflow.core import versions
     from docflow.core.discover import document_fingerprint
 

@@ -210,7 +210,7 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     import httpx
 
     from docflow.cli.terminal import progress_bar
-    from flows.ingest import summary_of
+    from flows.finish import summary_of
     from flows.progress import SUMMARY_LISTENERS
     from docflow.core.locations import is_remote
 
@@ -354,7 +354,7 @@ def _store_failures(command):
 
 @_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
-    from flows.ingest import build_pipeline
+    from flows.pipeline import build_pipeline
     from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
     from docflow.adapters.stores import open_state, open_store, target_of
     from docflow.core.discover import discover

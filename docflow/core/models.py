@@ -90,14 +90,6 @@ class Target:
     def options(self) -> dict[str, str]:
         return dict(self.storage_options)
 
-    @property
-    def ledger_table(self) -> str:
-        return f"{self.table}_ledger"
-
-    @property
-    def runs_table(self) -> str:
-        return f"{self.table}_runs"
-
 
 @dataclass(frozen=True)
 class DocRef:

@@ -10,7 +10,7 @@ import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
+from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.core import caps
 from docflow.core.discover import discover
 from docflow.core.errors import ParseError

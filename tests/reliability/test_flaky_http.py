@@ -13,7 +13,7 @@ import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
+from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.adapters.stores import open_store
 from docflow.core.discover import discover
 from docflow.core.process import process_batch

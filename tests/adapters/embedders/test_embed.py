@@ -10,7 +10,7 @@ import pytest
 
 from docflow.core.models import EmbedBackend
 from docflow.core.settings import DocflowSettings
-from flows.ingest import build_pipeline, open_target
+from flows.pipeline import build_pipeline, open_target
 from docflow.adapters.stores import open_store, target_of
 from docflow.core.discover import discover
 from docflow.adapters.embedders.embed_onnx import artifact_dir

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pyarrow as pa
 
 from docflow.core.locations import is_remote, local_path
+from docflow.core.models import Target
 
 METADATA_KEY = b"docflow"
 # Beyond this many documents one scan of the whole table beats an IN (...) list.
@@ -32,6 +33,21 @@ def connect(uri: str, storage_options: Mapping[str, str]):
     return lancedb.connect(
         uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options) or None
     )
+
+
+class Connected:
+    """A target's database, connected on first use: building an adapter touches no storage."""
+
+    def __init__(self, target: Target) -> None:
+        self.location = target.db
+        self._options = target.options
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = connect(self.location, self._options)
+        return self._db
 
 
 def table_names(db) -> list[str]:

@@ -133,22 +133,14 @@ def outcome_of(row: dict) -> DocOutcome:
     )
 
 
-class LanceState:
+class LanceState(database.Connected):
     kind = "lancedb"
 
     def __init__(self, target: Target) -> None:
-        self.location = target.db
+        super().__init__(target)
         self.ledger_table = f"{target.table}_ledger"
         self.runs_table = f"{target.table}_runs"
         self.exports_table = f"{target.table}_exports"
-        self._options = target.options
-        self._db = None
-
-    @property
-    def db(self):
-        if self._db is None:
-            self._db = database.connect(self.location, self._options)
-        return self._db
 
     def _ledger(self):
         return database.open_table(self.db, self.ledger_table)

@@ -65,23 +65,15 @@ def rows_for(
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-class LanceStore:
-    """The VectorStore of one chunk table; connects on first use."""
+class LanceStore(database.Connected):
+    """The VectorStore of one chunk table."""
 
     kind = "lancedb"
     capabilities = frozenset({Capability.ATOMIC_REPLACE, Capability.PINNED_VERSIONS, Capability.COMPACT})
 
     def __init__(self, target: Target) -> None:
-        self.location = target.db
+        super().__init__(target)
         self.table = target.table
-        self._options = target.options
-        self._db = None
-
-    @property
-    def db(self):
-        if self._db is None:
-            self._db = database.connect(self.location, self._options)
-        return self._db
 
     def open(self):
         """The LanceDB table, None before the first run created it."""
