@@ -39,13 +39,15 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 
 from docflow.adapters.stores import StoreAdapter
-from docflow.adapters.stores.lancedb.ledger import HISTORY_SCHEMA, LEDGER_SCHEMA, RUNS_SCHEMA, ledger_rows, outcome_of
+from docflow.adapters.stores.staterows import (
+    HISTORY_SCHEMA, LEDGER_SCHEMA, RUNS_SCHEMA, ledger_rows, outcome_of, run_row, table_names, version_rows,
+)
 from docflow.core.errors import DocflowSystemError
 from docflow.core.locations import is_remote, local_path
 from docflow.core.models import DocChunks, DocRef, DocStatus, LedgerEntry, Target
@@ -310,8 +312,12 @@ def _sql_type(field: pa.Field) -> str:
     return "INTEGER" if pa.types.is_timestamp(field.type) else _SQL_TYPES[field.type]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _to_sql(value):
-    return int(value.timestamp() * 1_000_000) if isinstance(value, datetime) else value
+    """Timestamps as whole microseconds since the epoch, exactly (no float on the way)."""
+    return (value - _EPOCH) // timedelta(microseconds=1) if isinstance(value, datetime) else value
 
 
 def _arrow(rows: Sequence[Sequence], schema: pa.Schema) -> pa.Table:
@@ -335,9 +341,7 @@ class ChromaState:
 
     def __init__(self, target: Target) -> None:
         self.location = target.db
-        self.ledger_table = f"{target.table}_ledger"
-        self.runs_table = f"{target.table}_runs"
-        self.exports_table = f"{target.table}_exports"
+        self.ledger_table, self.runs_table, self.exports_table = table_names(target)
         self._schemas = {self.ledger_table: LEDGER_SCHEMA, self.runs_table: RUNS_SCHEMA,
                          self.exports_table: HISTORY_SCHEMA}
 
@@ -420,13 +424,7 @@ class ChromaState:
     def refresh_versions(self, docs: Sequence[DocRef]) -> None:
         if not docs:
             return
-        fields = ("doc_id", "mtime_ns", "ctime_ns", "inode", "observed_ns", "source_version")
-        rows = pa.Table.from_pylist(
-            [{"doc_id": d.doc_id, "mtime_ns": d.mtime_ns, "ctime_ns": d.ctime_ns, "inode": d.inode,
-              "observed_ns": d.observed_ns, "source_version": d.version} for d in docs],
-            schema=pa.schema([LEDGER_SCHEMA.field(name) for name in fields]),
-        )
-        self._upsert(self.ledger_table, rows, insert=False)
+        self._upsert(self.ledger_table, version_rows(docs), insert=False)
 
     def fingerprints(self) -> dict[str, str]:
         return dict(zip(*self.rows(["doc_id", "fingerprint"]).to_pydict().values(), strict=True))
@@ -469,10 +467,7 @@ class ChromaState:
         """SQLite reuses its freed pages; nothing to do."""
 
     def record_run(self, run_id: str, flow_run_id: str, started_at: datetime, outcome: str, summary: dict) -> None:
-        row = {"run_id": run_id, "flow_run_id": flow_run_id, "started_at": started_at,
-               "finished_at": datetime.now(UTC), "outcome": outcome,
-               "summary_json": json.dumps(summary, sort_keys=True)}
-        self._upsert(self.runs_table, pa.Table.from_pylist([row], schema=RUNS_SCHEMA))
+        self._upsert(self.runs_table, run_row(run_id, flow_run_id, started_at, outcome, summary))
 
     def recent_runs(self, limit: int = 10) -> list[dict]:
         return self._select(self.runs_table, None, "ORDER BY started_at DESC LIMIT ?", [limit]).to_pylist()
