@@ -26,8 +26,8 @@ aggregate. Keeping the file in the Chroma directory means a backup or a deletion
 directory carries chunks and state together, as with LanceDB.
 
 Writers of one directory (the flow and every Dask worker of the host) are serialised by a file
-lock, and each write opens the collection afresh under it, since an embedded client caches the
-collection's segments per process. Only local directories: Chroma embedded has no object-store
+lock, and every call looks the collection up again (about a millisecond), so a collection another
+process created or dropped is seen. Only local directories: Chroma embedded has no object-store
 backend, and a URL is refused."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def parts(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def metadata_of(doc: DocChunks, chunk, run_id: str) -> dict:
-    """Chroma metadata holds no None and no empty list: absent keys read back as None / []."""
+    """Chroma refuses an empty list as a value, so an absent key stands for None and for []."""
     meta = {"doc_id": doc.doc_id, "chunk_index": chunk.chunk_index, "fingerprint": doc.fingerprint,
             "source_path": doc.source_path, "doc_type": doc.doc_type, "run_id": run_id,
             "page": chunk.page, "title": chunk.title, "element_types": list(chunk.element_types) or None}
@@ -136,6 +136,7 @@ class ChromaStore:
         self.location = target.db
         self.table = target.table
         self._path: str | None = None
+        self._client = None
 
     @property
     def path(self) -> str:
@@ -143,13 +144,20 @@ class ChromaStore:
             self._path = directory(self.location)
         return self._path
 
+    @property
+    def client(self):
+        """Built once per store object: building one costs tens of milliseconds."""
+        if self._client is None:
+            self._client = client(self.path)
+        return self._client
+
     def _collection(self):
         """The collection as stored now (None before the first run created it)."""
         from chromadb.errors import NotFoundError
 
         try:
-            return client(self.path).get_collection(self.table, embedding_function=None)
-        except (NotFoundError, ValueError):
+            return self.client.get_collection(self.table, embedding_function=None)
+        except NotFoundError:
             return None
 
     def info(self) -> TableInfo | None:
@@ -164,7 +172,7 @@ class ChromaStore:
             collection = self._collection()
             if collection is None:
                 meta = {"generation": uuid.uuid4().hex, "pipeline": dict(pipeline), "dim": dim}
-                collection = client(self.path).create_collection(
+                collection = self.client.create_collection(
                     self.table,
                     metadata={META_KEY: json.dumps(meta, sort_keys=True)},
                     configuration={"hnsw": {"space": "cosine"}},
@@ -188,7 +196,7 @@ class ChromaStore:
             collection = self._require()
             if ids:
                 self._check_dim(collection, vectors)
-                batch = client(self.path).get_max_batch_size()
+                batch = self.client.get_max_batch_size()
                 embeddings = np.asarray(vectors, dtype=np.float32)
                 for start in range(0, len(ids), batch):
                     end = start + batch
