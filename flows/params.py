@@ -21,7 +21,7 @@ Policies = RetryPolicies | BlockName | None
 Block = BlockName | None
 
 SHARED_ARGS = """\
-        db: LanceDB URI or directory; default DOCFLOW_DB or ./lancedb. A relative path is
+        db: The store's database URI or directory; default DOCFLOW_DB or the settings' default. A relative path is
             relative to the flow run's working directory: for a deployment, the clone it was
             deployed from. Give an absolute path or a URL.
         table: Chunk table name (default DOCFLOW_TABLE or chunks); its ledger is the table
@@ -33,7 +33,7 @@ SHARED_ARGS = """\
         retry_policies: Retry policy per error class (transient, missing, resource, parse,
             system), or the name of a docflow retry policies block.
         source: Name of a docflow document source block (roots, include, exclude).
-        target: Name of a docflow LanceDB target block (URI, table).
+        target: Name of a docflow target block (store, URI, table).
         embedder: Name of a docflow embedder block (model, device, batch size).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
