@@ -73,7 +73,8 @@ class VectorStore(Protocol):
         """The number of chunks removed."""
 
     def read_columns(self, columns: Sequence[str], doc_ids: Iterable[str] | None = None) -> list[dict]:
-        """A projection of every chunk row (of `doc_ids` only when given), never the vectors."""
+        """A projection of every chunk row, never the vectors; with `doc_ids`, of those
+        documents only (`columns` then includes doc_id)."""
 
     def count(self) -> int: ...
 
