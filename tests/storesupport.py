@@ -84,7 +84,7 @@ def pipeline_context(root: Path, kind: str, run_id: str):
     pipeline fingerprint documents are discovered with."""
     from docflow.core.retry import RetryPolicies
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import batch_context, build_pipeline, open_target
+    from flows.pipeline import batch_context, build_pipeline, open_target
 
     settings = DocflowSettings(store=kind, db=str(root / kind), table="chunks", home=root / "home",
                                parse_timeout_s=0, parse_memory_mb=0)
