@@ -1,5 +1,9 @@
 """LanceDB and the checkpoint store on an S3-compatible object store: moto's server mode on
-loopback (a real HTTP S3 API, not a mock object), driven through the CLI."""
+loopback (a real HTTP S3 API, not a mock object), driven through the CLI.
+
+One server for the module, each test under its own keys. The runs go by address to a cluster
+whose workers find the bucket through the same AWS_* variables as the CLI; the test of storage
+options alone keeps the default local cluster, whose workers have no such variable."""
 
 import json
 import os
@@ -7,25 +11,50 @@ import os
 import pytest
 
 from tests import docbuilders as b
+from tests.conftest import run_cli
+from tests.daskcluster import dask_cluster
 from tests.s3server import client as s3_client
 from tests.s3server import moto_s3, object_gets
 
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def s3_server(prefect_api, tmp_path_factory):
+    """(environment, access log): the log is what a test counts object GETs in."""
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log_path, "w") as log, moto_s3(log=log) as env:
+        yield env, log_path
+
+
+@pytest.fixture(scope="module")
+def s3(s3_server):
+    return s3_server[0]
+
+
+@pytest.fixture(scope="module")
+def s3_cluster(s3, tmp_path_factory):
+    with dask_cluster(tmp_path_factory.mktemp("s3-dask"), env=s3) as (address, _):
+        yield address
+
+
 @pytest.fixture
-def s3(prefect_api):
-    with moto_s3() as env:
-        yield env
+def s3_cli(s3, s3_cluster):
+    """The CLI with the bucket's variables, its runs on the module's cluster."""
+
+    def run(*args: str, env: dict | None = None):
+        return run_cli(*args, env={**s3, "DOCFLOW_ADDRESS": s3_cluster, **(env or {})})
+
+    return run
 
 
-def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
+def test_ingest_rerun_search_and_verify_on_s3(s3_cli, s3, tmp_path):
     src = tmp_path / "src"
     docs = b.make_corpus(src, 6, kinds=("txt", "md", "html"))
     db = "s3://docflow/lancedb"
 
     def run(*args):
-        result = cli(*args, "--json", env=s3)
+        result = s3_cli(*args, "--json")
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout)
 
@@ -48,7 +77,7 @@ def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
     assert fs.ls("docflow/lancedb/_docflow/checkpoints/chunks"), "checkpoints live in the bucket"
 
 
-def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
+def test_documents_listed_from_an_s3_prefix(s3_cli, s3, tmp_path):
     import boto3
 
     local = b.make_corpus(tmp_path / "src", 3, kinds=("txt", "md", "html"))
@@ -59,7 +88,7 @@ def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
     db = str(tmp_path / "db")
 
     def run(*args):
-        result = cli(*args, "--json", env=s3)
+        result = s3_cli(*args, "--json")
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout)
 
@@ -97,32 +126,31 @@ def test_credentials_from_storage_options_alone(cli, s3, tmp_path):
     assert run("export", "--out", str(tmp_path / "snap"), "--db", db)["rows"] > 0
 
 
-def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(cli, tmp_path):
+def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(s3_cli, s3_server, tmp_path):
     """The listing's ETags decide what to fetch: a no-op sync GETs no object body, a changed
     object is fetched exactly once (by the worker that parses it), and an object re-uploaded
     with identical bytes keeps its ETag and is neither fetched nor reprocessed."""
-    log_path = tmp_path / "moto.log"
-    with open(log_path, "w") as log, moto_s3(log=log) as env:
-        client = s3_client(env)
-        local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
-        for path in local:
-            client.put_object(Bucket="docflow", Key=f"docs/{path.name}", Body=path.read_bytes())
-        db = str(tmp_path / "db")
+    env, log_path = s3_server
+    client = s3_client(env)
+    local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
+    for path in local:
+        client.put_object(Bucket="docflow", Key=f"changes/{path.name}", Body=path.read_bytes())
+    db = str(tmp_path / "db")
 
-        def sync(*extra):
-            mark = log_path.stat().st_size
-            result = cli("sync", "s3://docflow/docs", "--db", db, "--json", *extra, env=env)
-            assert result.returncode == 0, result.stderr[-3000:]
-            return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "docs/")
+    def sync(*extra):
+        mark = log_path.stat().st_size
+        result = s3_cli("sync", "s3://docflow/changes", "--db", db, "--json", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "changes/")
 
-        first, gets = sync()
-        assert first["documents_processed"] == 4 and gets == 4
-        idle, gets = sync()
-        assert (idle["documents_processed"], idle["documents_skipped"], gets) == (0, 4, 0)
-        b.make_txt(local[0], topic="Changed in the bucket", n=2)
-        client.put_object(Bucket="docflow", Key=f"docs/{local[0].name}", Body=local[0].read_bytes())
-        client.put_object(Bucket="docflow", Key=f"docs/{local[1].name}", Body=local[1].read_bytes())
-        changed, gets = sync()
-        assert (changed["documents_processed"], changed["documents_skipped"], gets) == (1, 3, 1)
-        rehashed, gets = sync("--rehash")
-        assert (rehashed["documents_processed"], gets) == (0, 4)
+    first, gets = sync()
+    assert first["documents_processed"] == 4 and gets == 4
+    idle, gets = sync()
+    assert (idle["documents_processed"], idle["documents_skipped"], gets) == (0, 4, 0)
+    b.make_txt(local[0], topic="Changed in the bucket", n=2)
+    client.put_object(Bucket="docflow", Key=f"changes/{local[0].name}", Body=local[0].read_bytes())
+    client.put_object(Bucket="docflow", Key=f"changes/{local[1].name}", Body=local[1].read_bytes())
+    changed, gets = sync()
+    assert (changed["documents_processed"], changed["documents_skipped"], gets) == (1, 3, 1)
+    rehashed, gets = sync("--rehash")
+    assert (rehashed["documents_processed"], gets) == (0, 4)
