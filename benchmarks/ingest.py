@@ -98,8 +98,9 @@ def bare_loop(source: Path, db: Path) -> dict:
     checkpoint; then compaction) in this one process: no Prefect, no Dask."""
     from docflow.core.models import EmbedBackend
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import batch_context, build_pipeline, make_batches, open_target
-    from docflow.adapters.stores.lancedb import store
+    from flows.pipeline import batch_context, build_pipeline, open_target
+    from docflow.core.plan import make_batches
+    from docflow.adapters.stores import destination
     from docflow.core.discover import discover
     from docflow.core.process import process_batch
     from docflow.core.retry import RetryPolicies
@@ -110,13 +111,13 @@ def bare_loop(source: Path, db: Path) -> dict:
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bare")
     docs = discover([str(source)], pipeline.config.fingerprint()).documents
     done = chunks = 0
+    to = destination(target, generation)
     for batch in make_batches(docs, settings.batch_size, 1):
-        for outcome in process_batch(batch, ctx).outcomes:
+        for outcome in process_batch(batch, ctx, to).outcomes:
             done += 1
             chunks += outcome.chunk_count
-    connection = store.connect(target.db)
-    for name in (target.table, target.ledger_table):
-        store.compact(connection.open_table(name))
+    to.store.compact()
+    to.state.compact()
     return {"documents": done, "chunks": chunks}
 
 
@@ -131,13 +132,15 @@ def run_bare(source: Path, db: Path) -> tuple[dict, float]:
 
 def embedded_tokens(db: Path, table: str = "chunks") -> int:
     """Word pieces the model read for every chunk of the table (truncated as the model truncates)."""
-    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.stores import open_store, target_of
     from docflow.adapters.embedders.embed import default_model_path
+    from docflow.core.settings import DocflowSettings
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(Path(default_model_path()) / "tokenizer.json"))
     tokenizer.enable_truncation(256)
-    texts = [r["text"] for r in store.read_columns(store.connect(str(db)).open_table(table), ["text"])]
+    store = open_store(target_of(DocflowSettings(db=str(db), table=table)))
+    texts = [r["text"] for r in store.read_columns(["text"])]
     return sum(len(e.ids) for e in tokenizer.encode_batch(texts))
 
 

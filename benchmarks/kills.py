@@ -37,11 +37,17 @@ from tests.docbuilders import make_corpus, make_md, make_txt  # noqa: E402
 CLI = [sys.executable, "-m", "docflow.cli"]
 
 
-def ledger_rows(db: Path) -> dict[str, dict]:
-    from docflow.adapters.stores.lancedb import store
+def _target(db: Path):
+    from docflow.adapters.stores import target_of
+    from docflow.core.settings import DocflowSettings
 
-    table = store.open_table(store.connect(str(db)), "chunks_ledger")
-    return {r["doc_id"]: r for r in table.to_arrow().to_pylist()} if table is not None else {}
+    return target_of(DocflowSettings(db=str(db)))
+
+
+def ledger_rows(db: Path) -> dict[str, dict]:
+    from docflow.adapters.stores import open_state
+
+    return {r["doc_id"]: r for r in open_state(_target(db)).rows().to_pylist()}
 
 
 def mutate(source: Path, rng: random.Random, round_no: int) -> None:
@@ -61,17 +67,18 @@ def marked(path: Path, marker: str) -> bytes:
 
 def stale_texts(db: Path, edited: dict[Path, str]) -> int:
     """Edited documents whose chunks do not carry the marker of the bytes now on disk."""
-    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.stores import open_store
 
-    rows = store.connect(str(db)).open_table("chunks").to_arrow().select(["doc_id", "text"]).to_pylist()
+    rows = open_store(_target(db)).read_columns(["doc_id", "text"])
     return sum(1 for path, marker in edited.items()
                if marker not in " ".join(r["text"] for r in rows if r["doc_id"] == path.name))
 
 
 def export_round(db: Path, out: Path, rng: random.Random) -> tuple[int, bool]:
-    """Kill an export mid-way, resume it, and compare the snapshot with its pinned version."""
-    from docflow.adapters.stores.lancedb import store
-    from docflow.adapters.stores.lancedb.export import import_snapshot, read_manifest
+    """Kill an export mid-way, resume it, and compare the snapshot with an uninterrupted export
+    of the version it pinned, each imported into a database of its own."""
+    from docflow.adapters.stores import open_store
+    from docflow.ports.store import snapshots
 
     command = [*CLI, "export", "--out", str(out), "--db", str(db), "--part-rows", "3", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -82,13 +89,17 @@ def export_round(db: Path, out: Path, rng: random.Random) -> tuple[int, bool]:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     subprocess.run(command, capture_output=True, check=True)
-    manifest = read_manifest(str(out))
-    table = store.connect(str(db)).open_table("chunks")
-    table.checkout(manifest["version"])
-    expected = sorted(table.to_arrow().column("chunk_id").to_pylist())
-    import_snapshot(str(out), str(out.parent / f"{out.name}-db"), "chunks")
-    copy = store.connect(str(out.parent / f"{out.name}-db")).open_table("chunks")
-    return int(killed), sorted(copy.to_arrow().column("chunk_id").to_pylist()) == expected
+    version = json.loads((out / "manifest.json").read_text())["version"]
+    clean = out.parent / f"{out.name}-clean"
+    subprocess.run([*CLI, "export", "--out", str(clean), "--db", str(db), "--version", str(version), "--json"],
+                   capture_output=True, check=True)
+
+    def imported(snapshot: Path) -> list[str]:
+        store = open_store(_target(out.parent / f"{snapshot.name}-db"))
+        snapshots(store, "import").import_snapshot(str(snapshot))
+        return sorted(r["chunk_id"] for r in store.read_columns(["chunk_id"]))
+
+    return int(killed), imported(out) == imported(clean)
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def main() -> None:
     incremental, sync_wall, _ = timed([*cli, "sync", str(source), "--db", str(db), "--json", *extra])
     idle, idle_wall, _ = timed([*cli, "sync", str(source), "--db", str(db), "--json", *extra])
 
-    from flows.ingest import build_pipeline
+    from flows.pipeline import build_pipeline
     from docflow.core.settings import DocflowSettings
     from docflow.core.discover import discover
 

@@ -16,12 +16,11 @@ from docflow.core.discover import discover
 def build_synthetic(source: Path, db: Path, count: int):
     """(target, generation, pipeline fingerprint) of a table that holds `count` finished
     documents under `source`."""
-    from docflow.core.models import DocOutcome, DocRef, DocStatus
+    from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints, checkpoint_key
+    from docflow.adapters.stores import open_state
+    from docflow.core.models import DocOutcome, DocRef, DocStatus, LedgerEntry
     from docflow.core.settings import DocflowSettings
-    from flows.ingest import build_pipeline, open_target
-    from docflow.adapters.checkpoints import checkpoint
-    from docflow.adapters.stores.lancedb import ledger
-    from docflow.adapters.stores.lancedb import store
+    from flows.pipeline import build_pipeline, open_target
     from docflow.core import versions
     from docflow.core.discover import document_fingerprint
 
@@ -29,12 +28,12 @@ def build_synthetic(source: Path, db: Path, count: int):
     pipeline = build_pipeline(settings)
     fingerprint = pipeline.config.fingerprint()
     target, generation = open_target(settings, pipeline)
-    results = checkpoint.open_store(target.checkpoint_dir)
+    checkpoints = PrefectCheckpoints.of(target, generation)
     template = None
     keys_root = Path(target.checkpoint_dir) / "keys"
     results_root = Path(target.checkpoint_dir) / "results"
-    entries: list[ledger.LedgerEntry] = []
-    table = store.connect(target.db).open_table(target.ledger_table)
+    entries: list[LedgerEntry] = []
+    state = open_state(target)
     paths = build_corpus(source, count)
     # A worker hashes a document some time after it was written; one written within the
     # racy window of its hashing would be hashed again by every run (docflow.core.versions).
@@ -57,36 +56,35 @@ def build_synthetic(source: Path, db: Path, count: int):
             observed_ns=time.time_ns(),
         )
         outcome = DocOutcome(doc.doc_id, doc.fingerprint, DocStatus.DONE, chunk_count=1, size=len(data))
-        key = checkpoint.checkpoint_key(generation, doc)
+        key = checkpoint_key(generation, doc)
         if template is None:  # one record through Prefect's store, the rest as copies of its bytes
-            checkpoint.record(results, generation, doc, outcome, "synthetic")
+            checkpoints.record(doc, outcome, "synthetic")
             template = ((keys_root / key).read_bytes(), (results_root / key).read_bytes())
         else:
             for root, content in zip((keys_root, results_root), template):
                 (root / key).parent.mkdir(parents=True, exist_ok=True)
                 (root / key).write_bytes(content)
-        entries.append(ledger.LedgerEntry(doc, outcome))
+        entries.append(LedgerEntry(doc, outcome))
         if len(entries) == 50_000:
-            table.add(ledger.ledger_rows(entries, "synthetic"))
+            state.upsert(entries, "synthetic")
             entries = []
-    if entries:
-        table.add(ledger.ledger_rows(entries, "synthetic"))
-    store.compact(table)
+    state.upsert(entries, "synthetic")
+    state.compact()
     return target, generation, fingerprint
 
 
 def time_decision(source: Path, target, generation: str, fingerprint: str) -> tuple[float, float, int]:
     """(discovery s, skip decision s, documents found finished), as the flow does them: the
     ledger's recorded versions are read as part of discovery."""
-    from docflow.adapters.checkpoints import checkpoint
-    from docflow.adapters.stores.lancedb import ledger
+    from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+    from docflow.adapters.stores import open_state, open_store
     from docflow.core import resume
-    from docflow.adapters.stores.lancedb import store
 
     started = time.monotonic()
-    recorded = ledger.recorded_versions(store.connect(target.db).open_table(target.ledger_table))
+    state = open_state(target)
+    recorded = state.recorded_versions()
     docs = list(discover([str(source)], fingerprint, recorded=recorded).documents)
     discovered = time.monotonic()
-    results = checkpoint.open_store(target.checkpoint_dir)
-    done = resume.finished(target, generation, results, docs, write=False)
+    checkpoints = PrefectCheckpoints.of(target, generation)
+    done = resume.finished(open_store(target), state, checkpoints, docs, write=False)
     return discovered - started, time.monotonic() - discovered, len(done)

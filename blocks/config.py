@@ -17,14 +17,21 @@ from docflow.core.retry import RetryPolicies
 
 
 class LanceDBTarget(Block):
-    """Where chunks are written: a LanceDB database and the chunk table inside it."""
+    """Where chunks are written: a store's database and the chunk table inside it. The class
+    and its slug keep their first store's name, so blocks saved before other stores existed
+    still load."""
 
     _block_type_name = "docflow LanceDB target"
     _block_type_slug = "docflow-lancedb-target"
 
+    store: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="Vector store adapter by its registered name; empty: the default store.",
+    )
     uri: str = Field(
         min_length=1,
-        description="LanceDB URI: a local directory or an object-store URL (s3://, gs://, az://).",
+        description="The store's database URI: a local directory or an object-store URL (s3://, gs://, az://).",
     )
     table: str = Field(
         DocflowSettings.model_fields["table"].default,
@@ -105,17 +112,19 @@ class DocumentSource(Block):
         not exist would only fail at run time, so it is refused when the block is saved."""
         import fsspec
 
-        from docflow.adapters.sources.remote import is_url
+        from docflow.core.locations import is_remote, local_path
 
         checked = []
         for root in roots:
-            if is_url(root):
-                scheme = root.split("://", 1)[0]
-                try:
-                    fsspec.get_filesystem_class(scheme)
-                except (ValueError, ImportError) as exc:
-                    raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
-            checked.append(root.removeprefix("file://"))
+            if not is_remote(root):
+                checked.append(local_path(root))
+                continue
+            scheme = root.split("://", 1)[0]
+            try:
+                fsspec.get_filesystem_class(scheme)
+            except (ValueError, ImportError) as exc:
+                raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
+            checked.append(root)
         return checked
 
 

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from docflow.core.settings import DocflowSettings
-from docflow.adapters.sources import remote
+from docflow.core.locations import is_remote, local_path
 from docflow.core.confine import NotAllowed, check
 from docflow.core.retry import RetryPolicies
 
@@ -41,12 +41,14 @@ class FlowInputs:
     address: str | None = None
     storage_options: dict[str, str] | None = field(default=None, repr=False)  # secrets
     storage_block: str | None = None  # the target block holding them, for the workers
+    store: str | None = None
 
     def settings(self, batch_size: int | None = None) -> DocflowSettings:
         """The run's settings: these values over DOCFLOW_* variables over defaults. The
         embedder's device, batch size and backend, the cluster's address and the target's storage
         options have no flow parameter of their own; they come from blocks only."""
         overrides = {
+            "store": self.store,
             "db": self.db,
             "table": self.table,
             "batch_size": batch_size,
@@ -67,9 +69,9 @@ def absolute_locations(settings: DocflowSettings) -> DocflowSettings:
     """A relative database or checkpoint path means the flow's working directory; Dask workers
     have their own, so the path is made absolute before it travels to them."""
     local = {
-        name: os.path.abspath(os.path.expanduser(value.removeprefix("file://")))
+        name: os.path.abspath(os.path.expanduser(local_path(value)))
         for name in ("db", "checkpoint_dir")
-        if (value := getattr(settings, name)) and not remote.is_url(value)
+        if (value := getattr(settings, name)) and not is_remote(value)
     }
     return settings.model_copy(update=local)
 
@@ -145,6 +147,7 @@ def resolve(
         address=address or _field(DaskCluster.load(cluster) if cluster else None, "address"),
         storage_options=_storage_options(tgt),
         storage_block=target,
+        store=_field(tgt, "store") or None,
     )
 
 

@@ -1,8 +1,9 @@
 """The export flow: a pinned-version snapshot of a chunk table, with progress and history.
 
 Export is I/O bound and reads one table, so it runs in the flow process (no Dask); the work is
-docflow.adapters.stores.lancedb.export, this module only adds what a person watches: a progress artifact, log lines, a
-report artifact and the export history row."""
+the store's (a store with pinned versions: docflow.ports.store.Snapshots); this module only adds
+what a person watches: a progress artifact, log lines, a report artifact and the export history
+row."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from blocks.resolve import confine
 from docflow.core.settings import DocflowSettings
 from flows import orphans
 from flows.progress import LISTENERS, ArtifactFeed, ProgressEvent
-from docflow.adapters.stores.lancedb.export import export_reports, export_table, record_export
+from docflow.adapters.stores import open_state, open_store, target_of
+from docflow.adapters.stores.reports import export_reports, record_export
+from docflow.ports.store import snapshots
 
 
 @flow(name="docflow-export", persist_result=False, validate_parameters=True)
@@ -31,20 +34,23 @@ def export(
     version: Annotated[int | None, Field(ge=1)] = None,
     with_reports: bool = False,
     part_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000,
+    store: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
 ) -> dict:
     """Export a consistent snapshot of a chunk table (text, vectors, metadata) to a directory.
 
     Args:
         out: Directory to write; an interrupted export into the same directory resumes.
-        db: LanceDB URI; default DOCFLOW_DB or ./lancedb.
+        db: The store's database URI; default DOCFLOW_DB or the default database.
         table: Chunk table; default DOCFLOW_TABLE or chunks.
         format: parquet (default) or jsonl.
         version: Table version to export; default: the version current when the export starts.
         with_reports: Also write the ledger (CSV) and the run history (JSON).
         part_rows: Rows per part file (bounds memory).
+        store: The store adapter's registered name; default DOCFLOW_STORE or the default store.
+            Export needs one with pinned versions.
     """
     logger = get_run_logger()
-    settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table}.items() if v})
+    settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table, "store": store}.items() if v})
     confine([("database", settings.db), ("export directory", out)], settings)
     orphans.track(settings.home, logger)
     started_at, started = datetime.now(UTC), time.monotonic()
@@ -58,14 +64,17 @@ def export(
         for listener in LISTENERS:
             listener(event)
 
+    target = target_of(settings)
+    source = snapshots(open_store(target), "export")
+    state = open_state(target)
     try:
-        result = export_table(settings.db, settings.table, out, format, version, part_rows, on_part)
+        result = source.export(out, format, version, part_rows, on_part)
     finally:
         feed.close()
-    reports = export_reports(settings.db, settings.table, out) if with_reports else []
+    reports = export_reports(state, out) if with_reports else []
     duration = time.monotonic() - started
     export_id = str(uuid.uuid4())
-    record_export(settings.db, result, export_id, started_at, duration)
+    record_export(state, result, export_id, started_at, duration)
     summary = {
         "export_id": export_id,
         "out_dir": out,

@@ -14,6 +14,7 @@ from prefect_dask import DaskTaskRunner
 
 from docflow.core.settings import DocflowSettings
 from docflow.core.errors import DocflowSystemError
+from docflow.core.locations import is_remote, local_path
 
 
 def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
@@ -60,11 +61,11 @@ def ensure_workers_see(client, paths: Sequence[str]) -> None:
     checkpoint directory there would be a different, empty directory, and every run would
     silently redo (or lose) work. A probe file written here must be visible on every worker,
     so a path on a shared mount passes and a purely local one is refused."""
-    local = [p for p in paths if "://" not in p or p.startswith("file://")]
+    local = [p for p in paths if not is_remote(p)]
     probes = []
     try:
         for path in local:
-            directory = path.removeprefix("file://")
+            directory = local_path(path)
             os.makedirs(directory, exist_ok=True)
             probe = os.path.join(directory, f".docflow-probe-{uuid.uuid4().hex}")
             with open(probe, "w"):

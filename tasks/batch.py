@@ -10,6 +10,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from docflow.adapters.embedders.embed import set_threads
+from docflow.adapters.stores import destination
+from docflow.core import credentials
 from docflow.core.errors import DocflowError, classify
 from docflow.core.models import BatchResult, DocRef, ErrorClass
 from docflow.core.process import BatchContext, process_batch
@@ -41,7 +43,9 @@ def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext, resumed: bool 
     context = TaskRunContext.get()
     rerun = context is not None and context.task_run.run_count > 1
     try:
-        return process_batch(docs, ctx, resumed=resumed or rerun)
+        # The worker's own storage options, never submitted with the batch.
+        target = credentials.on_worker(ctx.target, ctx.run_id)
+        return process_batch(docs, ctx, destination(target, ctx.generation), resumed=resumed or rerun)
     except DocflowError:
         raise
     except Exception as exc:  # noqa: BLE001 - every exception leaving a task is classified

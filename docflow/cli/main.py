@@ -15,13 +15,16 @@ import sys
 from typing import NoReturn
 
 from docflow.cli import deploy as cli_deploy
+from docflow.core.errors import DocflowError
 from docflow.core.models import EmbedBackend
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="LanceDB URI (default ./lancedb or DOCFLOW_DB)")
+    parser.add_argument("--store", metavar="NAME",
+                        help="vector store adapter by name (default DOCFLOW_STORE or the default store)")
+    parser.add_argument("--db", help="the store's database URI (default DOCFLOW_DB or the default database)")
     parser.add_argument("--table", help="chunk table (default chunks or DOCFLOW_TABLE)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -114,8 +117,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = DocflowSettings()
+        if settings.store:
+            from docflow.adapters.stores import resolve_name
+
+            resolve_name(settings.store)
     except ValueError as exc:
         print(f"docflow: bad settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DocflowError as exc:
+        print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_USAGE
     handler = {
         "ingest": _ingest,
@@ -139,6 +149,7 @@ def _environment_from_args(args: argparse.Namespace) -> None:
     """Arguments become DOCFLOW_* variables so the flow, its task runner and every Dask worker
     process see the same settings."""
     mapping = {
+        "store": "DOCFLOW_STORE",
         "db": "DOCFLOW_DB",
         "table": "DOCFLOW_TABLE",
         "address": "DOCFLOW_ADDRESS",
@@ -199,13 +210,13 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     import httpx
 
     from docflow.cli.terminal import progress_bar
-    from flows.ingest import summary_of
+    from flows.finish import summary_of
     from flows.progress import SUMMARY_LISTENERS
-    from docflow.adapters.sources.remote import is_url
+    from docflow.core.locations import is_remote
 
     if kind == "ingest":
         for path in args.paths:
-            if not is_url(path) and not os.path.exists(path) and not set("*?[") & set(path):
+            if not is_remote(path) and not os.path.exists(path) and not set("*?[") & set(path):
                 print(f"docflow: source does not exist: {path}", file=sys.stderr)
                 return EXIT_USAGE
         from flows.ingest import ingest as flow_fn
@@ -216,7 +227,7 @@ def _run_flow(args: argparse.Namespace, settings, kind: str, extra: dict) -> int
     try:
         with progress_bar(interactive):
             state = flow_fn(
-                paths=[p if is_url(p) else os.path.abspath(p) for p in args.paths],
+                paths=[p if is_remote(p) else os.path.abspath(p) for p in args.paths],
                 db=settings.db,
                 table=settings.table,
                 batch_size=settings.batch_size,
@@ -276,6 +287,7 @@ def _export(args: argparse.Namespace, settings) -> int:
                 version=args.version,
                 with_reports=args.with_reports,
                 part_rows=args.part_rows,
+                store=settings.store or None,
                 return_state=True,
             )
     except httpx.HTTPError as exc:
@@ -293,9 +305,9 @@ def _export(args: argparse.Namespace, settings) -> int:
 
 
 def _exports(args: argparse.Namespace, settings) -> int:
-    from docflow.adapters.stores.lancedb.export import export_history
+    from docflow.adapters.stores import open_state, target_of
 
-    rows = export_history(settings.db, settings.table)
+    rows = open_state(target_of(settings)).export_history()
     text = "\n".join(
         f"{r['started_at']:%Y-%m-%d %H:%M:%S}  v{r['version']:<5} {r['rows']:>8} rows "
         f"{r['format']:<8} {r['duration_s']:>7.1f}s  {r['out_dir']}"
@@ -306,11 +318,12 @@ def _exports(args: argparse.Namespace, settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings) -> int:
+    from docflow.adapters.stores import open_store, target_of
     from docflow.core.errors import DocflowError
-    from docflow.adapters.stores.lancedb.export import import_snapshot
+    from docflow.ports.store import snapshots
 
     try:
-        rows = import_snapshot(args.snapshot, settings.db, settings.table, force=args.force)
+        rows = snapshots(open_store(target_of(settings)), "import").import_snapshot(args.snapshot, force=args.force)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -324,13 +337,15 @@ def _store_failures(command):
     unreachable bucket) ends in one classified line with what to do, not a traceback."""
 
     def run(args: argparse.Namespace, settings) -> int:
+        from docflow.adapters.stores import open_store, target_of
         from docflow.core.verify import ensure_readable, explain
 
+        store = open_store(target_of(settings))
         try:
-            ensure_readable(settings.db)
+            ensure_readable(store)
             return command(args, settings)
         except Exception as exc:  # noqa: BLE001 - explained below
-            error = explain(exc, settings.db, "flow")
+            error = explain(exc, store, "flow")
             print(f"docflow: {error.error_class.value} error: {error}", file=sys.stderr)
             return EXIT_FAILED
 
@@ -339,25 +354,27 @@ def _store_failures(command):
 
 @_store_failures
 def _verify(args: argparse.Namespace, settings) -> int:
-    from flows.ingest import build_pipeline, target_of
-    from docflow.adapters.stores.lancedb import store
+    from flows.pipeline import build_pipeline
+    from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+    from docflow.adapters.stores import open_state, open_store, target_of
     from docflow.core.discover import discover
     from docflow.core.verify import repair, verify
 
-    table = store.open_table(store.connect(settings.db, settings.storage_options), settings.table)
-    if table is None:
+    target = target_of(settings)
+    store = open_store(target)
+    info = store.info()
+    if info is None:
         print(f"docflow: no table {settings.table!r} in {settings.db}", file=sys.stderr)
         return EXIT_FAILED
-    generation = store.table_metadata(table).get("generation", "")
-    target = target_of(settings)
+    checkpoints = PrefectCheckpoints.of(target, info.generation)
     source = None
     if args.source:
         fingerprint = build_pipeline(settings).config.fingerprint()
         source = discover(args.source, fingerprint, settings.include, settings.exclude).documents
-    report = verify(target, generation, source)
+    report = verify(store, open_state(target), checkpoints, source)
     payload = report.as_dict()
     if args.repair:
-        payload["requeued"] = repair(target, generation, report)
+        payload["requeued"] = repair(store, checkpoints, report)
     lines = [f"{'consistent' if report.consistent else 'INCONSISTENT'}: {report.documents} documents, "
              f"{report.chunks} chunks"]
     lines += [f"  {kind}: {n} e.g. {', '.join(payload['examples'][kind][:3])}"
@@ -405,23 +422,21 @@ def _ignored_text(summary: dict) -> str:
 
 @_store_failures
 def _status(args: argparse.Namespace, settings) -> int:
-    from docflow.adapters.stores.lancedb import ledger
-    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.stores import open_state, open_store, target_of
 
-    db = store.connect(settings.db, settings.storage_options)
-    ledger_table = store.open_table(db, f"{settings.table}_ledger")
-    if ledger_table is None:
+    target = target_of(settings)
+    state = open_state(target)
+    if not state.exists():
         print(f"docflow: nothing ingested into {settings.table!r} in {settings.db}", file=sys.stderr)
         return EXIT_FAILED
-    failures = ledger.failures(ledger_table)
+    failures = state.failures()
     by_class: dict[str, list[str]] = {}
     for failure in failures:
         by_class.setdefault(failure["error_class"] or "unknown", []).append(failure["doc_id"])
-    chunks = store.open_table(db, settings.table)
     report = {
         "table": settings.table,
-        "counts": ledger.status_counts(ledger_table),
-        "chunks": chunks.count_rows() if chunks is not None else 0,
+        "counts": state.status_counts(),
+        "chunks": open_store(target).count(),
         "failures_by_class": {k: len(v) for k, v in sorted(by_class.items())},
         "runs": [
             {
@@ -430,10 +445,10 @@ def _status(args: argparse.Namespace, settings) -> int:
                 "duration_s": round((r["finished_at"] - r["started_at"]).total_seconds(), 1),
                 "outcome": r["outcome"],
             }
-            for r in ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 5)
+            for r in state.recent_runs(5)
         ],
     }
-    last = ledger.recent_runs(store.open_table(db, f"{settings.table}_runs"), 1)
+    last = state.recent_runs(1)
     last_summary = json.loads(last[0]["summary_json"] or "{}") if last else {}
     report["last_run_ignored"] = {
         k: last_summary.get(k, 0 if k == "documents_ignored" else {})
@@ -461,11 +476,12 @@ def _status(args: argparse.Namespace, settings) -> int:
 def _search(args: argparse.Namespace, settings) -> int:
     from dataclasses import asdict
 
+    from docflow.adapters.stores import open_store, target_of
     from docflow.core.errors import DocflowError
     from docflow.core.search import search
 
     try:
-        hits = search(settings.db, settings.table, args.query, k=args.k, device=settings.device,
+        hits = search(open_store(target_of(settings)), args.query, k=args.k, device=settings.device,
                       backend=args.embed_backend, cache_dir=settings.model_cache_dir)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from docflow.core.errors import DocflowSystemError
+from docflow.core.locations import is_remote, local_path
 
 _GLOB_CHARS = set("*?[")
 
@@ -49,11 +50,10 @@ class Location:
 def locate(place: str) -> Location:
     """Where `place` really is. A glob is judged by its fixed leading directories (discovery
     refuses matches whose symlinks leave that directory); a local path by its real path."""
-    url = urlsplit(place)
-    if len(url.scheme) > 1 and url.scheme != "file":
+    if is_remote(place):
+        url = urlsplit(place)
         return Location(url.scheme.lower(), url.netloc.lower(), _clean(url.path.split("/")))
-    local = place.removeprefix("file://")
-    absolute = os.path.abspath(os.path.expanduser(local))
+    absolute = os.path.abspath(os.path.expanduser(local_path(place)))
     if _GLOB_CHARS & set(absolute) and not os.path.exists(absolute):
         absolute = _fixed_prefix(absolute)
     return Location("", "", Path(os.path.realpath(absolute)).parts[1:])

@@ -10,6 +10,7 @@ LanceDB and s3fs do without options."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import replace
 
 from docflow.core.models import Target
@@ -45,3 +46,35 @@ def _options(source: str, run_id: str) -> tuple[tuple[str, str], ...]:
     else:
         options = DocflowSettings().storage_options
     return tuple(sorted((str(k), str(v)) for k, v in options.items()))
+
+
+# Object-store option names as settings and blocks carry them -> s3fs's, for fsspec users
+# (the checkpoints, remote sources) of the same bucket.
+_S3FS_NAMES = {
+    "aws_access_key_id": "key",
+    "access_key_id": "key",
+    "aws_secret_access_key": "secret",
+    "secret_access_key": "secret",
+    "aws_session_token": "token",
+    "session_token": "token",
+    "aws_endpoint": "endpoint_url",
+    "endpoint": "endpoint_url",
+    "aws_endpoint_url": "endpoint_url",
+    "endpoint_url": "endpoint_url",
+}
+_S3FS_REGION_NAMES = ("aws_region", "region")
+
+
+def fsspec_options(uri: str, storage_options: Mapping[str, str]) -> dict:
+    """The same credentials for fsspec (s3fs), which names them differently. Other schemes get
+    none: their file systems read the environment, as the stores do without options."""
+    if not storage_options or not uri.startswith(("s3://", "s3a://")):
+        return {}
+    options: dict = {}
+    for name, value in storage_options.items():
+        key = name.lower()
+        if key in _S3FS_NAMES:
+            options[_S3FS_NAMES[key]] = value
+        elif key in _S3FS_REGION_NAMES:
+            options.setdefault("client_kwargs", {})["region_name"] = value
+    return options

@@ -22,6 +22,7 @@ from pathlib import Path
 from docflow.core.models import DocRef, ErrorClass
 from docflow.adapters.sources import remote
 from docflow.core import sniff
+from docflow.core.locations import is_remote
 from docflow.core.retry import PolicyExhausted, RetryPolicies, call_with_policy
 from docflow.core.versions import FileStat, Recorded, RecordedVersions, hash_file, reusable_for_file, reusable_for_object
 
@@ -136,11 +137,11 @@ def discover(
     by_reason: Counter[str] = Counter()
     by_extension: Counter[str] = Counter()
     for root, candidates, listed, walked in _expand_sources(sources):
-        is_remote = remote.is_url(root)
-        real_root = root if is_remote else os.path.realpath(root)
+        remote_root = is_remote(root)
+        real_root = root if remote_root else os.path.realpath(root)
         prefix = root.rstrip("/") + "/"
         for path in candidates:
-            if is_remote:
+            if remote_root:
                 doc_id = path[len(root):].lstrip("/")
             elif walked and os.sep == "/" and path.startswith(prefix):
                 doc_id = path[len(prefix):]
@@ -164,7 +165,7 @@ def discover(
                 )
                 continue
             where = Where(path, doc_id, root, SUPPORTED_TYPES[suffix], pipeline_fingerprint, recorded.get(doc_id))
-            if is_remote:
+            if remote_root:
                 found = _inspect_remote(where, listed.get(path), rehash, defer_changed_objects)
             else:
                 found = _inspect(where, real_root, walked)
@@ -211,7 +212,7 @@ def _expand_sources(sources: Iterable[str]) -> Iterator[tuple[str, list[str], di
     """(root, candidate paths, what a remote listing said about each, whether the paths come
     from a walk that never entered a symlinked directory)."""
     for source in sources:
-        if remote.is_url(source):
+        if is_remote(source):
             try:
                 root, listed = remote.list_documents(source)
             except Exception as exc:  # noqa: BLE001 - any listing failure: unreachable
@@ -236,7 +237,7 @@ def empty_globs(sources: Iterable[str]) -> list[str]:
     which a person who mistyped a pattern needs to be told."""
     empty = []
     for source in sources:
-        if remote.is_url(source):
+        if is_remote(source):
             continue
         pattern = os.path.abspath(os.path.expanduser(source))
         if _GLOB_CHARS & set(pattern) and not os.path.exists(pattern) and not glob.glob(pattern, recursive=True):

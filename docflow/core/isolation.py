@@ -97,8 +97,9 @@ def run_isolated(fn: Callable[[], T], limits: Limits) -> T:
         read_fd, write_fd = os.pipe()
         try:
             with warnings.catch_warnings():
-                # LanceDB's at-fork hook warns in every child; the child never touches LanceDB.
-                warnings.filterwarnings("ignore", "lancedb fork support", RuntimeWarning)
+                # A store's at-fork hook (LanceDB's) warns in every child; the child never
+                # touches a store.
+                warnings.filterwarnings("ignore", r".*\bfork support", RuntimeWarning)
                 pid = os.fork()
         except OSError as exc:
             os.close(read_fd)

@@ -1,7 +1,7 @@
 """The typed data that crosses task boundaries.
 
 Everything here is frozen and small: Prefect results and Dask messages carry ids, counts,
-fingerprints and timings, never text or vectors (those go straight to LanceDB)."""
+fingerprints and timings, never text or vectors (those go straight to the store)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the ports, for annotations only: adapters are handed in by the caller
+    from docflow.core.chunk import Chunk
+    from docflow.ports.checkpoints import Checkpoints
+    from docflow.ports.state import State
+    from docflow.ports.store import VectorStore
 
 
 class ErrorClass(StrEnum):
@@ -64,30 +71,24 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a run writes: the LanceDB database and table, and the Prefect result store that
-    holds its per-document checkpoints."""
+    """Where a run writes: a vector store's database and table, and the place that holds its
+    per-document checkpoints. `store` names the store adapter (docflow.adapters.stores); a
+    worker builds its store from this, so nothing but names and paths is submitted."""
 
     db: str
     table: str
     checkpoint_dir: str
-    # Object-store options (keys, region, endpoint) as LanceDB names them; a tuple of pairs so
+    # Object-store options (keys, region, endpoint) in the store adapter's names; a tuple of pairs so
     # the target stays hashable. Not in repr: they hold secrets.
     storage_options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # Where a Dask worker finds the storage options, which are never submitted with a batch:
     # "env" (its DOCFLOW_STORAGE_OPTIONS) or "block:NAME" (docflow.core.credentials); "" none.
     credentials: str = ""
+    store: str = ""  # "": the registry's default store
 
     @property
     def options(self) -> dict[str, str]:
         return dict(self.storage_options)
-
-    @property
-    def ledger_table(self) -> str:
-        return f"{self.table}_ledger"
-
-    @property
-    def runs_table(self) -> str:
-        return f"{self.table}_runs"
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,46 @@ class BatchResult:
     elapsed_s: float = 0.0
     worker: str = ""
     peak_rss_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class DocChunks:
+    """One document's chunks on their way to the store (inside a worker only: they carry text)."""
+
+    doc_id: str
+    fingerprint: str
+    source_path: str
+    doc_type: str
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    doc: DocRef
+    outcome: DocOutcome
+
+    @classmethod
+    def problem(cls, doc_id: str, path: str, error_class: ErrorClass, message: str) -> LedgerEntry:
+        """A path that never became a document (unreadable, escaping symlink...) still gets a
+        ledger row, so `docflow status` shows it with its reason."""
+        doc = DocRef(doc_id, path, "", 0, 0, "", "", "")
+        outcome = DocOutcome(
+            doc_id=doc_id,
+            fingerprint="",
+            status=DocStatus.FAILED,
+            attempts=0,
+            stage="discover",
+            error_class=error_class,
+            error_message=message,
+        )
+        return cls(doc, outcome)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a batch's results go: built by the caller (the task shell) from a Target, with the
+    worker's own credentials, through the store registry; the core holds no adapter itself."""
+
+    store: VectorStore
+    state: State
+    checkpoints: Checkpoints

@@ -1,8 +1,9 @@
 """One batch of documents through parse -> chunk -> embed -> write -> ledger -> checkpoint.
 
 Each document keeps its own retries, error class, ledger row and checkpoint; the batch shares
-one embedding call (better throughput than per document) and one LanceDB commit per table.
-Order matters for crash safety: chunks first, then the ledger row, then the checkpoint. A crash
+one embedding call (better throughput than per document) and one store write per batch.
+Order matters for crash safety: old checkpoints are forgotten, then the chunks replaced, then
+the ledger row written, then the checkpoint. A crash
 before the ledger row leaves a document that the next run redoes (the chunk write is an
 idempotent replace); a crash after it leaves one that `docflow.core.resume` proves finished from the
 table and checkpoints. Never one that is skipped without its chunks."""
@@ -20,21 +21,20 @@ from functools import partial
 
 from docflow.core.models import (
     BatchResult,
+    DocChunks,
+    Destination,
     DocOutcome,
     DocRef,
     DocStatus,
     EmbedBackend,
     ErrorClass,
+    LedgerEntry,
     StageTimings,
     Target,
 )
 from docflow.core import caps
-from docflow.adapters.checkpoints import checkpoint
-from docflow.core import credentials
-from docflow.adapters.stores.lancedb import ledger
 from docflow.adapters.parsers import ocr
 from docflow.core import resume
-from docflow.adapters.stores.lancedb import store
 from docflow.core import versions
 from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
 from docflow.core.discover import document_fingerprint
@@ -90,20 +90,19 @@ class _Prepared:
 def process_batch(
     docs: Sequence[DocRef],
     ctx: BatchContext,
+    to: Destination,
     sleep: Callable[[float], None] = time.sleep,
     resumed: bool = False,
 ) -> BatchResult:
     """`resumed`: this batch ran before (a killed worker, a retry), so some of its documents may
     be finished without a checkpoint; only then is the ledger worth reading."""
     started = time.monotonic()
-    ctx = replace(ctx, target=credentials.on_worker(ctx.target, ctx.run_id))
-    results = checkpoint.open_store(ctx.target.checkpoint_dir, ctx.target.options)
     if ctx.ignore_checkpoints:
         already = set()
     elif resumed:
-        already = resume.finished(ctx.target, ctx.generation, results, docs)
+        already = resume.finished(to.store, to.state, to.checkpoints, docs)
     else:
-        already = checkpoint.finished(results, ctx.generation, docs)
+        already = to.checkpoints.finished(docs)
     todo = [d for d in docs if d.doc_id not in already]
 
     prepared: list[_Prepared] = []
@@ -122,8 +121,8 @@ def process_batch(
         failed.update({p.doc.doc_id: _failure(p.doc, embed_failure, p.attempts) for p in prepared})
         prepared = []
 
-    outcomes = _write(todo, prepared, failed, vectors, embed_s, ctx, sleep)
-    _record(versions, outcomes, ctx, results, sleep)
+    outcomes = _write(todo, prepared, failed, vectors, embed_s, ctx, to, sleep)
+    _record(versions, outcomes, ctx, to, sleep)
     return BatchResult(
         outcomes=tuple(outcomes[d.doc_id] for d in todo),
         skipped_doc_ids=tuple(sorted(already)),
@@ -211,27 +210,20 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
     return vectors, time.monotonic() - t0, None
 
 
-def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -> dict:
+def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, to: Destination, sleep) -> dict:
     """Replace the chunks of every document in the batch in one commit. Failed documents lose
     their old chunks too: those belong to bytes or settings that are no longer current."""
     doc_ids = [d.doc_id for d in todo]
     if not doc_ids:
         return {}
     t0 = time.monotonic()
-    payload = [
-        store.DocChunks(p.doc.doc_id, p.doc.fingerprint, p.doc.path, p.doc.doc_type, p.chunks)
-        for p in prepared
-    ]
+    payload = [DocChunks(p.doc.doc_id, p.doc.fingerprint, p.doc.path, p.doc.doc_type, p.chunks) for p in prepared]
 
     def commit() -> None:
         # Old checkpoints go first: a crash after this leaves documents to redo, never a
         # checkpoint that outlives the chunks it stood for.
-        checkpoint.forget(ctx.target.checkpoint_dir, ctx.generation, doc_ids, ctx.target.options)
-        db = store.connect(ctx.target.db, ctx.target.options)
-        table = db.open_table(ctx.target.table)
-        rows = store.rows_for(payload, vectors, table.schema, ctx.run_id)
-        with store.write_lock(ctx.target.db):
-            store.replace_documents(table, doc_ids, rows)
+        to.checkpoints.forget(doc_ids)
+        to.store.replace_documents(doc_ids, payload, vectors, ctx.run_id)
 
     try:
         call_with_policy(commit, stage="write", policies=ctx.policies, sleep=sleep)
@@ -258,22 +250,20 @@ def _write(todo, prepared, failed, vectors, embed_s, ctx: BatchContext, sleep) -
     return outcomes
 
 
-def _record(versions, outcomes: dict, ctx: BatchContext, results, sleep) -> None:
+def _record(versions, outcomes: dict, ctx: BatchContext, to: Destination, sleep) -> None:
     """`versions`: each document as it was parsed, so ledger rows and checkpoints name the
     bytes its chunks came from."""
     if not versions:
         return
-    entries = [ledger.LedgerEntry(doc, outcomes[doc.doc_id]) for doc in versions]
+    entries = [LedgerEntry(doc, outcomes[doc.doc_id]) for doc in versions]
 
     def write_ledger() -> None:
-        db = store.connect(ctx.target.db, ctx.target.options)
-        with store.write_lock(ctx.target.db):
-            ledger.upsert(db.open_table(ctx.target.ledger_table), entries, ctx.run_id)
+        to.state.upsert(entries, ctx.run_id)
 
     def write_checkpoints() -> None:
         for doc in versions:
             if outcomes[doc.doc_id].final:
-                checkpoint.record(results, ctx.generation, doc, outcomes[doc.doc_id], ctx.run_id)
+                to.checkpoints.record(doc, outcomes[doc.doc_id], ctx.run_id)
 
     for stage, step in (("ledger", write_ledger), ("checkpoint", write_checkpoints)):
         try:

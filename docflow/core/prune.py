@@ -7,19 +7,19 @@ make a reappearing file skip its chunks. Deletes are batched, one predicate per 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from docflow.core.models import Target
-from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.stores.lancedb import store
+if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
+    from docflow.ports.checkpoints import Checkpoints
+    from docflow.ports.state import State
+    from docflow.ports.store import VectorStore
 
 
-def prune(target: Target, generation: str, doc_ids: Sequence[str]) -> tuple[int, int]:
+def prune(store: VectorStore, state: State, checkpoints: Checkpoints, doc_ids: Sequence[str]) -> tuple[int, int]:
     """Returns (ledger rows removed, chunks removed)."""
     if not doc_ids:
         return 0, 0
-    checkpoint.forget(target.checkpoint_dir, generation, doc_ids, target.options)
-    db = store.connect(target.db, target.options)
-    with store.write_lock(target.db):
-        chunks = store.delete_documents(db.open_table(target.table), list(doc_ids))
-        documents = store.delete_documents(db.open_table(target.ledger_table), list(doc_ids))
+    checkpoints.forget(doc_ids)
+    chunks = store.delete_documents(list(doc_ids))
+    documents = state.delete_documents(list(doc_ids))
     return documents, chunks

@@ -14,66 +14,54 @@ never touches it; the checkpoints of a whole corpus are listed, not read one by 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from docflow.core.models import DocRef, Target
-from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.stores.lancedb import ledger
-from docflow.adapters.stores.lancedb import store
+from docflow.core.models import DocRef
 
-# Beyond this many documents one filtered scan of the whole table beats an IN (...) list.
-IN_LIST_MAX = 2000
+if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
+    from docflow.ports.checkpoints import Checkpoints
+    from docflow.ports.state import State
+    from docflow.ports.store import VectorStore
+
 # Beyond this many documents a listing of the 256 checkpoint shards beats a read per document.
 LIST_ABOVE = 256
 
 
 def finished(
-    target: Target, generation: str, results, docs: Sequence[DocRef], write: bool = True
+    store: VectorStore, state: State, checkpoints: Checkpoints, docs: Sequence[DocRef], write: bool = True
 ) -> set[str]:
     """`write=False` (a dry run) only answers; the proven checkpoints are not written. A corpus
     is answered from one listing of the checkpoints, a batch from its own records."""
-    if len(docs) > LIST_ABOVE:
-        done = checkpoint.finished_listed(target.checkpoint_dir, generation, docs, target.options)
-    else:
-        done = checkpoint.finished(results, generation, docs)
+    done = checkpoints.finished_listed(docs) if len(docs) > LIST_ABOVE else checkpoints.finished(docs)
     rest = {d.doc_id: d for d in docs if d.doc_id not in done}
-    if rest and generation:
-        done |= restore(target, generation, results, rest, write)
+    if rest and checkpoints.generation:
+        done |= restore(store, state, checkpoints, rest, write)
     return done
 
 
 def restore(
-    target: Target, generation: str, results, docs: dict[str, DocRef], write: bool = True
+    store: VectorStore, state: State, checkpoints: Checkpoints, docs: dict[str, DocRef], write: bool = True
 ) -> set[str]:
     """Write the checkpoints that the table proves are missing; returns their doc_ids."""
-    db = store.connect(target.db, target.options)
-    ledger_table = store.open_table(db, target.ledger_table)
-    chunk_table = store.open_table(db, target.table)
-    if ledger_table is None or chunk_table is None:
+    if not state.exists() or store.info() is None:
         return set()
-    outcomes = {}
-    for row in _rows(ledger_table, ledger.LEDGER_SCHEMA.names, docs):
-        outcome = ledger.outcome_of(row)
-        if row["doc_id"] in docs and row["fingerprint"] == docs[row["doc_id"]].fingerprint and outcome.final:
-            outcomes[row["doc_id"]] = (outcome, row["run_id"])
+    outcomes = {
+        doc_id: recorded
+        for doc_id, recorded in state.outcomes(docs).items()
+        if recorded.outcome.fingerprint == docs[doc_id].fingerprint and recorded.outcome.final
+    }
     if not outcomes:
         return set()
     chunks: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row in _rows(chunk_table, ["doc_id", "chunk_index", "fingerprint"], outcomes):
+    for row in store.read_columns(["doc_id", "chunk_index", "fingerprint"], outcomes):
         chunks[row["doc_id"]].append((row["chunk_index"], row["fingerprint"]))
     restored = set()
-    for doc_id, (outcome, run_id) in outcomes.items():
+    for doc_id, recorded in outcomes.items():
         doc = docs[doc_id]
-        expected = [(i, doc.fingerprint) for i in range(outcome.chunk_count)]
+        expected = [(i, doc.fingerprint) for i in range(recorded.outcome.chunk_count)]
         if sorted(chunks.get(doc_id, [])) == expected:
             if write:
-                checkpoint.record(results, generation, doc, outcome, run_id)
+                checkpoints.record(doc, recorded.outcome, recorded.run_id)
             restored.add(doc_id)
     return restored
-
-
-def _rows(table, columns: Sequence[str], doc_ids: Iterable[str]) -> list[dict]:
-    ids = list(doc_ids)
-    if not ids:
-        return []
-    return store.read_columns(table, columns, store.doc_predicate(ids) if len(ids) <= IN_LIST_MAX else None)

@@ -7,13 +7,14 @@ different backend is refused, since its vectors would sit slightly apart from th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from docflow.core.models import EmbedBackend
-from docflow.adapters.stores.lancedb import store
 from docflow.adapters.embedders.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model, table_embed_backend
 from docflow.core.errors import DocflowSystemError
 
-RESULT_COLUMNS = ["doc_id", "chunk_index", "text", "source_path", "page", "title", "doc_type", "_distance"]
+if TYPE_CHECKING:  # the port, for annotations only: the caller hands the adapter in
+    from docflow.ports.store import VectorStore
 
 
 @dataclass(frozen=True)
@@ -29,24 +30,21 @@ class Hit:
 
 
 def search(
-    db_uri: str,
-    table_name: str,
+    store: VectorStore,
     query: str,
     k: int = 5,
     device: str = "cpu",
     backend: EmbedBackend | str | None = None,
     cache_dir: str | None = None,
 ) -> list[Hit]:
-    db = store.connect(db_uri)
-    table = store.open_table(db, table_name)
-    if table is None:
-        raise DocflowSystemError(f"no table {table_name!r} in {db_uri}; run docflow ingest first")
-    table_meta = store.table_metadata(table)
-    meta = table_meta.get("pipeline", {})
-    table_backend = table_embed_backend(table_meta)
+    info = store.info()
+    if info is None:
+        raise DocflowSystemError(f"no table {store.table!r} in {store.location}; run docflow ingest first")
+    meta = info.pipeline
+    table_backend = table_embed_backend({"pipeline": meta})
     if backend is not None and EmbedBackend(backend) is not table_backend:
         raise DocflowSystemError(
-            f"table {table_name!r} was embedded with backend {table_backend.value}; a query embedded "
+            f"table {store.table!r} was embedded with backend {table_backend.value}; a query embedded "
             f"with {EmbedBackend(backend).value} would not match its vectors exactly (leave "
             "--embed-backend out to use the table's)",
             stage="config",
@@ -55,23 +53,16 @@ def search(
     bundled = meta.get("model_name", DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
     model_path = resolve_model(None if bundled else meta.get("model_path"))
     vector = embed_texts([query], model_path, device, backend=table_backend, cache_dir=cache_dir)[0]
-    rows = (
-        table.search(vector, vector_column_name="vector")
-        .metric("cosine")
-        .limit(k)
-        .select(RESULT_COLUMNS)
-        .to_list()
-    )
     return [
         Hit(
-            doc_id=r["doc_id"],
-            chunk_index=r["chunk_index"],
-            score=round(1.0 - float(r["_distance"]), 4),
-            text=r["text"],
-            source_path=r["source_path"],
-            page=r["page"],
-            title=r["title"],
-            doc_type=r["doc_type"],
+            doc_id=h.doc_id,
+            chunk_index=h.chunk_index,
+            score=round(1.0 - h.distance, 4),
+            text=h.text,
+            source_path=h.source_path,
+            page=h.page,
+            title=h.title,
+            doc_type=h.doc_type,
         )
-        for r in rows
+        for h in store.search(vector, k)
     ]

@@ -23,6 +23,14 @@ SCHEMA_VERSION = 1
 # would silently lose its tail from the vector.
 MODEL_SAFE_CHUNK_CHARACTERS = 1000
 
+# The patterns and defaults the flows, the blocks and the CLI share, defined once.
+TABLE_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+ADDRESS_PATTERN = r"^(tcp|tls|ucx|inproc)://\S+$"
+# Largest share of indexed documents one sync may delete before the guard refuses.
+MAX_DELETE_FRACTION = 0.2
+# Rows per export part file: bounds the export's memory.
+PART_ROWS = 10_000
+
 
 def split_roots(text: str) -> tuple[str, ...]:
     """Entries separated by os.pathsep (':' on POSIX); a URL keeps its '://', because a
@@ -39,7 +47,13 @@ def split_roots(text: str) -> tuple[str, ...]:
 class DocflowSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCFLOW_", frozen=True, extra="ignore")
 
-    db: str = Field("./lancedb", description="LanceDB URI (a directory, or an object-store URL).")
+    store: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="Vector store adapter by its registered name (docflow.adapters.stores; "
+        "packages add theirs under the entry point group docflow.stores); empty: the default.",
+    )
+    db: str = Field("./lancedb", description="The store's database URI (a directory, or an object-store URL).")
     table: str = Field("chunks", description="Chunk table name; the ledger is <table>_ledger.")
     model: str | None = Field(
         None,

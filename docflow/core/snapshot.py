@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from docflow.adapters.sources import remote
 from docflow.core.versions import FileStat
 from docflow.core.errors import MissingError
+from docflow.core.locations import is_remote
 
 _BLOCK = 1 << 20
 
@@ -47,13 +48,13 @@ class Snapshot:
 @contextmanager
 def snapshot(source: str) -> Iterator[Snapshot]:
     """A private copy of `source` (a local path or an fsspec URL), removed on exit."""
-    is_remote = remote.is_url(source)
-    name = os.path.basename(urlsplit(source).path if is_remote else source) or "document"
+    remote_source = is_remote(source)
+    name = os.path.basename(urlsplit(source).path if remote_source else source) or "document"
     directory = tempfile.mkdtemp(prefix="docflow-parse-")
     try:
         copy = os.path.join(directory, name)
         with open(copy, "wb") as writer:
-            digest, size, stat, version = _fetch(source, writer) if is_remote else _read(source, writer)
+            digest, size, stat, version = _fetch(source, writer) if remote_source else _read(source, writer)
         yield Snapshot(copy, digest, size, stat, time.time_ns(), version)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

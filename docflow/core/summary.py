@@ -85,6 +85,20 @@ class RunCounters:
             }
         )
 
+    def record_discovery(self, found) -> None:
+        """What discovery found (a docflow.core.discover.Discovery)."""
+        self.documents_total = len(found.documents) + len(found.problems)
+        self.documents_ignored = found.ignored
+        self.ignored_by_reason = found.ignored_by_reason
+        self.ignored_by_extension = found.ignored_by_extension
+        self.discovery_problems = len(found.problems)
+
+    def record_selection(self, todo, skipped) -> None:
+        """The documents submitted are the cache misses, the ones skipped the hits."""
+        self.documents_skipped = self.cache_hits = len(skipped)
+        self.cache_misses = len(todo)
+        self.bytes_total = sum(d.size for d in todo)
+
     def add_batch(self, result: BatchResult) -> None:
         if result.worker:
             previous = self.worker_peak_rss.get(result.worker, 0)

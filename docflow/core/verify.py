@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docflow.core.models import DocRef, DocStatus, ErrorClass, Target
-from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.sources import remote
-from docflow.adapters.stores.lancedb import store
+from docflow.core.models import DocRef, DocStatus, ErrorClass
 from docflow.core.errors import DocflowError, StoreFault, classify, is_store_fault
+
+if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
+    from docflow.ports.checkpoints import Checkpoints
+    from docflow.ports.state import State
+    from docflow.ports.store import VectorStore
 
 EXAMPLES = 20
 CHUNK_COLUMNS = ["doc_id", "chunk_index", "fingerprint"]
-LEDGER_COLUMNS = ["doc_id", "fingerprint", "status", "chunk_count"]
 
 
 @dataclass
@@ -48,12 +49,10 @@ class VerifyReport:
 
 
 def verify(
-    target: Target, generation: str, source_docs: Sequence[DocRef] | None = None
+    store: VectorStore, state: State, checkpoints: Checkpoints, source_docs: Sequence[DocRef] | None = None
 ) -> VerifyReport:
-    db = store.connect(target.db, target.options)
-    ledger_table = store.open_table(db, target.ledger_table)
-    ledger_rows = {r["doc_id"]: r for r in store.read_columns(ledger_table, LEDGER_COLUMNS)}
-    chunk_rows = store.read_columns(store.open_table(db, target.table), CHUNK_COLUMNS)
+    ledger_rows = {doc_id: recorded.outcome for doc_id, recorded in state.outcomes().items()}
+    chunk_rows = store.read_columns(CHUNK_COLUMNS)
     report = VerifyReport(documents=len(ledger_rows), chunks=len(chunk_rows))
 
     per_doc: dict[str, list[int]] = defaultdict(list)
@@ -69,19 +68,18 @@ def verify(
         if entry is None:
             report.add("chunks_without_ledger_row", doc_id)
             continue
-        if entry["status"] != DocStatus.DONE.value:
+        if entry.status is not DocStatus.DONE:
             report.add("chunks_of_failed_document", doc_id)
-        elif fingerprints[doc_id] != {entry["fingerprint"]}:
+        elif fingerprints[doc_id] != {entry.fingerprint}:
             report.add("stale_chunks", doc_id)
-        elif sorted(set(indexes)) != list(range(len(set(indexes)))) or len(set(indexes)) != entry["chunk_count"]:
+        elif sorted(set(indexes)) != list(range(len(set(indexes)))) or len(set(indexes)) != entry.chunk_count:
             report.add("missing_chunks", doc_id)
 
-    results = checkpoint.open_store(target.checkpoint_dir, target.options)
     for doc_id, entry in ledger_rows.items():
-        if entry["status"] == DocStatus.DONE.value and doc_id not in per_doc and entry["chunk_count"]:
+        if entry.status is DocStatus.DONE and doc_id not in per_doc and entry.chunk_count:
             report.add("done_without_chunks", doc_id)
-            ref = DocRef(doc_id, "", "", 0, 0, "", entry["fingerprint"], "")
-            if generation and checkpoint.finished(results, generation, [ref]):
+            ref = DocRef(doc_id, "", "", 0, 0, "", entry.fingerprint, "")
+            if checkpoints.generation and checkpoints.finished([ref]):
                 report.add("checkpointed_without_chunks", doc_id)
 
     if source_docs is not None:
@@ -90,76 +88,30 @@ def verify(
             entry = ledger_rows.get(doc_id)
             if entry is None:
                 report.add("in_source_not_ingested", doc_id)
-            elif entry["fingerprint"] != doc.fingerprint:
+            elif entry.fingerprint != doc.fingerprint:
                 report.add("changed_in_source", doc_id)
         for doc_id in ledger_rows.keys() - present.keys():
             report.add("deleted_from_source", doc_id)
     return report
 
 
-def explain(exc: BaseException, db_uri: str, stage: str) -> DocflowError:
-    """`exc` classified; a storage fault also says which table version is unreadable and how
-    to get the previous one back (LanceDB never rewrites an older version's manifest)."""
+def explain(exc: BaseException, store: VectorStore | None, stage: str) -> DocflowError:
+    """`exc` classified; a storage fault also says which part of the store is unreadable and
+    how to get it back (None: no store could be opened, so there is none to ask)."""
     error = classify(exc, stage)
-    if isinstance(error, StoreFault) or error.error_class is not ErrorClass.SYSTEM or not is_store_fault(exc):
+    if store is None or isinstance(error, StoreFault) or error.error_class is not ErrorClass.SYSTEM or not is_store_fault(exc):
         return error
-    hints = unreadable_versions(db_uri) or [
-        "LanceDB keeps the earlier versions of every table; docflow verify names an unreadable one"
-    ]
-    explained = StoreFault(f"store error in {db_uri}: {error.message}; " + "; ".join(hints), stage=stage)
+    hints = store.damage() or [store.fault_hint()]
+    explained = StoreFault(f"store error in {store.location}: {error.message}; " + "; ".join(hints), stage=stage)
     explained.__cause__ = exc
     return explained
 
 
-def ensure_readable(db_uri: str) -> None:
+def ensure_readable(store: VectorStore) -> None:
     """Refuse to read or write a database whose current table versions are damaged."""
-    problems = unreadable_versions(db_uri)
+    problems = store.damage()
     if problems:
-        raise StoreFault(f"store error in {db_uri}: " + "; ".join(problems), stage="flow")
-
-
-def unreadable_versions(db_uri: str) -> list[str]:
-    """For each local table whose newest version will not open, or opens as another (a
-    zeroed manifest reads as an empty version 0): what is wrong and the command that makes
-    the previous version current again."""
-    if remote.is_url(db_uri) or not Path(db_uri.removeprefix("file://")).is_dir():
-        return []
-    root = Path(db_uri.removeprefix("file://"))
-    db = store.connect(str(root), {})
-    found = []
-    for table_dir in sorted(root.glob("*.lance")):
-        manifests = sorted(table_dir.glob("_versions/*.manifest"), key=_manifest_version)
-        if not manifests:
-            continue
-        newest, version = manifests[-1], _manifest_version(manifests[-1])
-        try:
-            opened = db.open_table(table_dir.stem).version
-        except Exception as exc:  # noqa: BLE001 - the very failure being described
-            if not is_store_fault(exc):
-                continue
-            detail = _text_head(exc)
-        else:
-            if opened >= version:
-                continue
-            detail = f"it reads as version {opened}"
-        way_back = (
-            f"`mv '{newest}' '{newest}.corrupt'` makes version {_manifest_version(manifests[-2])} current again"
-            if len(manifests) > 1
-            else "no earlier version is kept: restore the table from a snapshot (docflow import)"
-        )
-        found.append(f"table {table_dir.stem}: version {version} cannot be read ({detail}; {newest}); {way_back}")
-    return found
-
-
-def _text_head(exc: BaseException) -> str:
-    return str(exc).splitlines()[0].split(", /")[0][:200]
-
-
-def _manifest_version(path: Path) -> int:
-    """Lance names manifests by version, or (newer layout) by u64::MAX - version so the newest
-    sorts first."""
-    number = int(path.stem)
-    return number if number < 2**63 else 2**64 - 1 - number
+        raise StoreFault(f"store error in {store.location}: " + "; ".join(problems), stage="flow")
 
 
 REPAIRABLE = frozenset(
@@ -175,14 +127,12 @@ REPAIRABLE = frozenset(
 )
 
 
-def repair(target: Target, generation: str, report: VerifyReport) -> list[str]:
+def repair(store: VectorStore, checkpoints: Checkpoints, report: VerifyReport) -> list[str]:
     """Re-queue documents with table problems: forget their checkpoints, drop their chunks.
     Source differences are left to `docflow sync`, which also owns the mass-deletion guard."""
     doc_ids = sorted({d for kind, ids in report.problems.items() if kind in REPAIRABLE for d in ids})
     if not doc_ids:
         return []
-    checkpoint.forget(target.checkpoint_dir, generation, doc_ids, target.options)
-    db = store.connect(target.db, target.options)
-    with store.write_lock(target.db):
-        store.delete_documents(db.open_table(target.table), doc_ids)
+    checkpoints.forget(doc_ids)
+    store.delete_documents(doc_ids)
     return doc_ids

@@ -88,7 +88,7 @@ def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
 
 @pytest.mark.e2e
 def test_a_target_blocks_storage_options_reach_the_run_in_clear(prefect_api):
-    from flows.ingest import target_of
+    from docflow.adapters.stores import target_of
 
     options = {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s3cr3t", "aws_region": "eu-west-1"}
     LanceDBTarget(uri="s3://bucket/db", storage_options=options).save("s3-target", overwrite=True)

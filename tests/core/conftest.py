@@ -3,7 +3,7 @@
 import pytest
 
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
+from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.core.discover import discover
 from docflow.core.retry import RetryPolicies
 from tests import docbuilders as b

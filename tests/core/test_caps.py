@@ -10,7 +10,7 @@ import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
+from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.core import caps
 from docflow.core.discover import discover
 from docflow.core.errors import ParseError
@@ -18,6 +18,7 @@ from docflow.core.process import process_batch
 from docflow.core.retry import RetryPolicies
 from tests import docbuilders as b
 from tests.flows.test_ingest import assert_exact, ledger
+from tests.stores import to
 
 
 def test_the_parse_time_cap_grows_with_the_document():
@@ -57,7 +58,7 @@ def test_an_oversized_document_fails_alone_and_its_batch_lands(tmp_path):
     assert len(docs) == 4
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "caps")
 
-    outcomes = {o.doc_id: o for o in process_batch(docs, ctx, sleep=lambda s: None).outcomes}
+    outcomes = {o.doc_id: o for o in process_batch(docs, ctx, to(ctx), sleep=lambda s: None).outcomes}
 
     big, long = outcomes["one-line.html"], outcomes["long.txt"]
     assert (big.status, big.error_class) == (DocStatus.FAILED, ErrorClass.PARSE)

@@ -85,3 +85,14 @@ def _ingest_and_record(source: str, options: dict, tmp_path, ingest) -> None:
     received = log.read_bytes()
     assert db.encode() in received, "the recorder saw no batch context"
     assert SECRET.encode() not in received
+
+
+def test_storage_options_are_renamed_for_s3fs_and_kept_from_other_schemes():
+    options = {"aws_access_key_id": "k", "aws_secret_access_key": "s", "aws_session_token": "t",
+               "aws_endpoint": "http://127.0.0.1:9000", "aws_region": "eu-west-1", "allow_http": "true"}
+    assert credentials.fsspec_options("s3://bucket/db", options) == {
+        "key": "k", "secret": "s", "token": "t", "endpoint_url": "http://127.0.0.1:9000",
+        "client_kwargs": {"region_name": "eu-west-1"},
+    }
+    assert credentials.fsspec_options("gs://bucket/db", options) == {}
+    assert credentials.fsspec_options("s3://bucket/db", {}) == {}

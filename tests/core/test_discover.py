@@ -138,15 +138,14 @@ def test_missing_source_and_colliding_ids_are_refused(tmp_path):
 
 def recorded_for(docs, tmp_path):
     """The versions a worker records for these documents, in a real ledger table."""
-    from docflow.core.models import DocOutcome, DocStatus
-    from docflow.adapters.stores.lancedb import ledger
-    from docflow.adapters.stores.lancedb import store
+    from docflow.adapters.stores import open_state
+    from docflow.core.models import DocOutcome, DocStatus, LedgerEntry, Target
 
-    table = store.ensure_table(store.connect(str(tmp_path / "db")), "chunks_ledger", ledger.LEDGER_SCHEMA)
-    entries = [ledger.LedgerEntry(d, DocOutcome(d.doc_id, d.fingerprint, DocStatus.DONE, chunk_count=1))
-               for d in docs]
-    ledger.upsert(table, entries, "run")
-    return table, ledger.recorded_versions(table)
+    state = open_state(Target(str(tmp_path / "db"), "chunks", str(tmp_path / "ckpt")))
+    state.ensure()
+    state.upsert([LedgerEntry(d, DocOutcome(d.doc_id, d.fingerprint, DocStatus.DONE, chunk_count=1))
+                  for d in docs], "run")
+    return state, state.recorded_versions()
 
 
 def settle():
@@ -190,21 +189,19 @@ def test_a_rewrite_that_keeps_the_mtime_but_not_the_size_is_hashed(tmp_path):
 
 
 def test_a_touch_is_hashed_once_then_its_new_stat_is_trusted(tmp_path):
-    from docflow.adapters.stores.lancedb import ledger
-
     src = tmp_path / "src"
     src.mkdir()
     doc = src / "a.txt"
     doc.write_text("touch me\n" * 200_000)
     settle()
     first = discover([str(src)], PIPELINE).documents
-    table, recorded = recorded_for(first, tmp_path)
+    state, recorded = recorded_for(first, tmp_path)
     os.utime(doc, ns=(10**18, 10**18))
     settle()
     touched, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded))
     assert read >= doc.stat().st_size and touched.documents[0].fingerprint == first[0].fingerprint
-    ledger.refresh_versions(table, touched.documents)
-    refreshed = ledger.recorded_versions(table)
+    state.refresh_versions(touched.documents)
+    refreshed = state.recorded_versions()
     _, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=refreshed))
     assert read < doc.stat().st_size // 50
 

@@ -6,27 +6,24 @@ import errno
 import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
-from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.stores.lancedb import ledger
 from docflow.core import resume
-from docflow.adapters.stores.lancedb import store
 from docflow.core import verify
 from docflow.core import process as process_module
 from docflow.core.discover import discover
 from docflow.core.errors import DocflowSystemError
 from docflow.core.process import process_batch
 from tests import docbuilders as b
+from tests import stores
 from tests.s3server import BUCKET, moto_s3
+from tests.stores import to
 
 
 def chunk_rows(ctx):
-    table = store.connect(ctx.target.db).open_table(ctx.target.table)
-    return [(r["doc_id"], r["chunk_index"]) for r in table.to_arrow().select(["doc_id", "chunk_index"]).to_pylist()]
+    return stores.chunk_rows(ctx.target)
 
 
 def ledger_rows(ctx):
-    table = store.connect(ctx.target.db).open_table(ctx.target.ledger_table)
-    return {r["doc_id"]: r for r in table.to_arrow().to_pylist()}
+    return stores.ledger_rows(ctx.target)
 
 
 def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
@@ -46,15 +43,14 @@ def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
 
 def test_a_batch_writes_chunks_ledger_and_checkpoints(batch_setup):
     ctx, docs = batch_setup
-    result = process_batch(docs, ctx, sleep=lambda s: None)
+    result = process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     assert [o.status for o in result.outcomes] == [DocStatus.DONE] * 4
     rows = chunk_rows(ctx)
     assert len(rows) == len(set(rows)) == sum(o.chunk_count for o in result.outcomes)
     assert {r[0] for r in rows} == {d.doc_id for d in docs}
     assert all(r["status"] == "done" for r in ledger_rows(ctx).values())
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert checkpoint.finished(results, ctx.generation, docs) == {d.doc_id for d in docs}
-    again = process_batch(docs, ctx, sleep=lambda s: None)
+    assert to(ctx).checkpoints.finished(docs) == {d.doc_id for d in docs}
+    again = process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     assert again.outcomes == () and set(again.skipped_doc_ids) == {d.doc_id for d in docs}
 
 
@@ -73,7 +69,7 @@ def test_each_failure_class_follows_its_policy_and_spares_the_others(
     ctx, docs = batch_setup
     bad = docs[1]
     calls = inject(monkeypatch, bad.doc_id, exc, times=100)
-    result = process_batch(docs, ctx, sleep=lambda s: None)
+    result = process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     by_id = {o.doc_id: o for o in result.outcomes}
     assert calls["n"] == attempts
     assert by_id[bad.doc_id].status is DocStatus.FAILED
@@ -83,14 +79,13 @@ def test_each_failure_class_follows_its_policy_and_spares_the_others(
     assert bad.doc_id not in {r[0] for r in chunk_rows(ctx)}
     entry = ledger_rows(ctx)[bad.doc_id]
     assert (entry["status"], entry["error_class"], entry["attempts"]) == ("failed", error_class.value, attempts)
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert (bad.doc_id in checkpoint.finished(results, ctx.generation, docs)) is final
+    assert (bad.doc_id in to(ctx).checkpoints.finished(docs)) is final
 
 
 def test_a_transient_failure_that_recovers_is_a_success_with_its_attempts(batch_setup, monkeypatch):
     ctx, docs = batch_setup
     inject(monkeypatch, docs[0].doc_id, ConnectionResetError("reset"), times=2)
-    outcome = process_batch(docs, ctx, sleep=lambda s: None).outcomes[0]
+    outcome = process_batch(docs, ctx, to(ctx), sleep=lambda s: None).outcomes[0]
     assert outcome.status is DocStatus.DONE and outcome.attempts == 3
 
 
@@ -98,34 +93,30 @@ def test_a_system_error_stops_the_batch_without_recording_a_fake_success(batch_s
     ctx, docs = batch_setup
     inject(monkeypatch, docs[2].doc_id, OSError(errno.ENOSPC, "No space left on device"), times=1)
     with pytest.raises(DocflowSystemError, match="No space left"):
-        process_batch(docs, ctx, sleep=lambda s: None)
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert checkpoint.finished(results, ctx.generation, docs) == set()
-    assert ledger.status_counts(store.connect(ctx.target.db).open_table(ctx.target.ledger_table)) == {"done": 0, "failed": 0}
+        process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
+    assert to(ctx).checkpoints.finished(docs) == set()
+    assert to(ctx).state.status_counts() == {"done": 0, "failed": 0}
 
 
 def test_a_changed_document_replaces_its_chunks_exactly(batch_setup, tmp_path):
     ctx, docs = batch_setup
-    process_batch(docs, ctx, sleep=lambda s: None)
+    process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     target_doc = docs[0]
     b.make_txt(__import__("pathlib").Path(target_doc.path), topic="Rewritten", n=1)
     fresh = discover([target_doc.root], "x" * 64).documents[0]
     assert fresh.fingerprint != target_doc.fingerprint
-    process_batch([fresh], ctx, sleep=lambda s: None)
+    process_batch([fresh], ctx, to(ctx), sleep=lambda s: None)
     rows = chunk_rows(ctx)
     assert len(rows) == len(set(rows))
-    table = store.connect(ctx.target.db).open_table(ctx.target.table)
-    mine = [r for r in table.to_arrow().to_pylist() if r["doc_id"] == fresh.doc_id]
+    mine = [r for r in stores.chunk_rows(ctx.target, ("doc_id", "fingerprint", "text")) if r["doc_id"] == fresh.doc_id]
     assert mine and all(r["fingerprint"] == fresh.fingerprint for r in mine)
     assert all("Rewritten" in r["text"] or "rewritten" in r["text"] for r in mine)
     # The old version's checkpoint is gone: reverting the file's bytes redoes it.
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert checkpoint.finished(results, ctx.generation, [target_doc]) == set()
+    assert to(ctx).checkpoints.finished([target_doc]) == set()
 
 
 def _texts(ctx, doc_id: str) -> str:
-    table = store.connect(ctx.target.db).open_table(ctx.target.table)
-    return " ".join(r["text"] for r in table.to_arrow().to_pylist() if r["doc_id"] == doc_id)
+    return " ".join(r["text"] for r in stores.chunk_rows(ctx.target, ("doc_id", "text")) if r["doc_id"] == doc_id)
 
 
 def _change_during_run_then_revert(ctx, discover_doc, write) -> None:
@@ -135,7 +126,7 @@ def _change_during_run_then_revert(ctx, discover_doc, write) -> None:
     write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-A for the test.\n")
     a = discover_doc()
     write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-B for the test.\n")
-    (outcome,) = process_batch([a], ctx, sleep=lambda s: None).outcomes
+    (outcome,) = process_batch([a], ctx, to(ctx), sleep=lambda s: None).outcomes
     assert outcome.status is DocStatus.DONE
     assert outcome.fingerprint != a.fingerprint, "B's chunks recorded under A's fingerprint"
     assert "UNIQUE-REV-B" in _texts(ctx, a.doc_id)
@@ -143,16 +134,16 @@ def _change_during_run_then_revert(ctx, discover_doc, write) -> None:
     write(b"Revision notes\n\nThis revision carries the marker UNIQUE-REV-A for the test.\n")
     reverted = discover_doc()
     assert reverted.fingerprint == a.fingerprint
-    report = verify.verify(ctx.target, ctx.generation, source_docs=[reverted])
+    dest = to(ctx)
+    report = verify.verify(dest.store, dest.state, dest.checkpoints, source_docs=[reverted])
     assert report.problems["changed_in_source"] == [a.doc_id], report.as_dict()
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert resume.finished(ctx.target, ctx.generation, results, [reverted]) == set()
+    assert resume.finished(dest.store, dest.state, dest.checkpoints, [reverted]) == set()
 
-    process_batch([reverted], ctx, sleep=lambda s: None)
+    process_batch([reverted], ctx, to(ctx), sleep=lambda s: None)
     texts = _texts(ctx, a.doc_id)
     assert "UNIQUE-REV-A" in texts and "UNIQUE-REV-B" not in texts
-    assert verify.verify(ctx.target, ctx.generation, source_docs=[reverted]).consistent
-    assert resume.finished(ctx.target, ctx.generation, results, [reverted]) == {a.doc_id}
+    assert verify.verify(dest.store, dest.state, dest.checkpoints, source_docs=[reverted]).consistent
+    assert resume.finished(dest.store, dest.state, dest.checkpoints, [reverted]) == {a.doc_id}
 
 
 def test_a_local_file_changed_after_discovery_is_recorded_as_parsed(batch_setup, tmp_path):

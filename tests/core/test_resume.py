@@ -6,13 +6,16 @@ from pathlib import Path
 import pytest
 
 from docflow.adapters.checkpoints import checkpoint
-from docflow.adapters.stores.lancedb import ledger
+from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+from docflow.adapters.stores.lancedb import database
+from docflow.adapters.stores.lancedb.ledger import LanceState
+from docflow.adapters.stores.lancedb.store import LanceStore
 from docflow.core import resume
-from docflow.adapters.stores.lancedb import store
 from docflow.core import process as process_module
 from docflow.core.discover import discover
 from docflow.core.process import process_batch
 from tests import docbuilders as b
+from tests.stores import to
 
 
 @pytest.fixture(autouse=True, params=["per-record", "listed"])
@@ -38,47 +41,47 @@ def killed_before(monkeypatch, module, name: str, run) -> None:
 
 
 def checkpointed(ctx, docs) -> set[str]:
-    return checkpoint.finished(checkpoint.open_store(ctx.target.checkpoint_dir), ctx.generation, docs)
+    return to(ctx).checkpoints.finished(docs)
 
 
-def restore(ctx, docs) -> set[str]:
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    return resume.finished(ctx.target, ctx.generation, results, docs)
+def restore(ctx, docs, write: bool = True) -> set[str]:
+    dest = to(ctx)
+    return resume.finished(dest.store, dest.state, dest.checkpoints, docs, write=write)
 
 
 def chunk_table(ctx):
-    return store.connect(ctx.target.db).open_table(ctx.target.table)
+    return LanceStore(ctx.target).open()
 
 
-@pytest.mark.parametrize("in_list_max", [resume.IN_LIST_MAX, 0], ids=["in-list", "full-scan"])
+@pytest.mark.parametrize("in_list_max", [database.IN_LIST_MAX, 0], ids=["in-list", "full-scan"])
 def test_finished_documents_without_checkpoints_are_restored_not_redone(batch_setup, monkeypatch, in_list_max):
     ctx, docs = batch_setup
-    monkeypatch.setattr(resume, "IN_LIST_MAX", in_list_max)
-    killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))
+    monkeypatch.setattr(database, "IN_LIST_MAX", in_list_max)
+    killed_before(monkeypatch, PrefectCheckpoints, "record", lambda: process_batch(docs, ctx, to(ctx), sleep=lambda s: None))
     assert checkpointed(ctx, docs) == set()
     version = chunk_table(ctx).version
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert resume.finished(ctx.target, ctx.generation, results, docs, write=False) == {d.doc_id for d in docs}
+    assert restore(ctx, docs, write=False) == {d.doc_id for d in docs}
     assert checkpointed(ctx, docs) == set()  # a dry run only answers
 
     assert restore(ctx, docs) == {d.doc_id for d in docs}
     assert checkpointed(ctx, docs) == {d.doc_id for d in docs}
-    result = process_batch(docs, ctx, sleep=lambda s: None, resumed=True)
+    result = process_batch(docs, ctx, to(ctx), sleep=lambda s: None, resumed=True)
     assert result.outcomes == () and set(result.skipped_doc_ids) == {d.doc_id for d in docs}
     assert chunk_table(ctx).version == version  # nothing was written again
-    restored = checkpoint.read(checkpoint.open_store(ctx.target.checkpoint_dir), ctx.generation, docs[0])
+    key = checkpoint.checkpoint_key(ctx.generation, docs[0])
+    restored = checkpoint.open_store(ctx.target.checkpoint_dir).read(key).result
     assert restored["status"] == "done" and restored["run_id"] == ctx.run_id
 
 
 def test_a_document_missing_a_chunk_is_redone(batch_setup, monkeypatch):
     ctx, docs = batch_setup
-    killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))
+    killed_before(monkeypatch, PrefectCheckpoints, "record", lambda: process_batch(docs, ctx, to(ctx), sleep=lambda s: None))
     damaged = docs[0].doc_id
     table = chunk_table(ctx)
-    table.delete(f"doc_id = {store.sql_string(damaged)} AND chunk_index = 0")
+    table.delete(f"doc_id = {database.sql_string(damaged)} AND chunk_index = 0")
 
     assert restore(ctx, docs) == {d.doc_id for d in docs[1:]}
-    result = process_batch(docs, ctx, sleep=lambda s: None, resumed=True)
+    result = process_batch(docs, ctx, to(ctx), sleep=lambda s: None, resumed=True)
     assert [o.doc_id for o in result.outcomes] == [damaged]
     rows = chunk_table(ctx).to_arrow().select(["doc_id", "chunk_index"]).to_pylist()
     mine = sorted(r["chunk_index"] for r in rows if r["doc_id"] == damaged)
@@ -89,17 +92,17 @@ def test_chunks_of_another_version_never_pass_for_the_ledgers_version(batch_setu
     """v1 done; v2 written but killed before its ledger row; the file reverted to v1 bytes.
     The ledger still says v1 done, but the chunks are v2's: v1 must be redone."""
     ctx, docs = batch_setup
-    process_batch(docs, ctx, sleep=lambda s: None)
+    process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     original = docs[0]
     path = Path(original.path)
     v1 = path.read_bytes()
     b.make_txt(path, topic="Rewritten", n=1)
     v2 = discover([original.root], "x" * 64).documents[0]
-    killed_before(monkeypatch, ledger, "upsert", lambda: process_batch([v2], ctx, sleep=lambda s: None))
+    killed_before(monkeypatch, LanceState, "upsert", lambda: process_batch([v2], ctx, to(ctx), sleep=lambda s: None))
     path.write_bytes(v1)
 
     assert restore(ctx, [original]) == set()
-    result = process_batch([original], ctx, sleep=lambda s: None, resumed=True)
+    result = process_batch([original], ctx, to(ctx), sleep=lambda s: None, resumed=True)
     assert [o.doc_id for o in result.outcomes] == [original.doc_id]
     rows = chunk_table(ctx).to_arrow().to_pylist()
     assert {r["fingerprint"] for r in rows if r["doc_id"] == original.doc_id} == {original.fingerprint}
@@ -121,8 +124,8 @@ def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restore
         return real(path, doc_type, **options)
 
     monkeypatch.setattr(process_module, "parse_document", parse)
-    killed_before(monkeypatch, checkpoint, "record", lambda: process_batch(docs, ctx, sleep=lambda s: None))
-    assert ledger.failed_doc_ids(store.connect(ctx.target.db).open_table(ctx.target.ledger_table)) == {bad.doc_id}
+    killed_before(monkeypatch, PrefectCheckpoints, "record", lambda: process_batch(docs, ctx, to(ctx), sleep=lambda s: None))
+    assert to(ctx).state.failed_doc_ids() == {bad.doc_id}
 
     expected = {d.doc_id for d in docs if d is not bad or restored}
     assert restore(ctx, docs) == expected
@@ -131,6 +134,6 @@ def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restore
 def test_nothing_to_prove_reads_nothing(batch_setup):
     ctx, docs = batch_setup
     assert restore(ctx, docs) == set()  # fresh, empty tables
-    process_batch(docs, ctx, sleep=lambda s: None)
-    results = checkpoint.open_store(ctx.target.checkpoint_dir)
-    assert resume.restore(ctx.target, ctx.generation, results, {}) == set()
+    process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
+    dest = to(ctx)
+    assert resume.restore(dest.store, dest.state, dest.checkpoints, {}) == set()

@@ -22,7 +22,7 @@ import pytest
 from blocks import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
 from deployments.prefect_yaml import REPO_ROOT
 from deployments.registry import DEPLOYMENTS, WORK_POOL, get
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
 from docflow.core.retry import RetryPolicies, RetryPolicy
 from tests import docbuilders as b
 from tests.conftest import SESSION_DIR, run_cli
@@ -160,7 +160,7 @@ def test_api_run_with_block_names_and_plain_values(deployment, rest, worker_log,
     entries = ledger(db)
     assert set(entries) == {"a.txt", "b.md", "broken.pdf"}
     assert entries["broken.pdf"]["error_class"] == "parse" and entries["broken.pdf"]["attempts"] == 1
-    assert store.open_table(store.connect(str(db)), "from-block") is None
+    assert database.open_table(database.connect(str(db), {}), "from-block") is None
 
 
 def test_invalid_parameters_are_rejected_by_the_server(deployment, rest):
@@ -204,7 +204,7 @@ def test_a_run_failed_half_way_resumes_when_retried_like_the_ui(deployment, rest
 
     done_before = _wait_for_done(db, at_least=2, rest=rest, flow_run_id=run["id"])
     ledger_dir, moved = db / "chunks_ledger.lance", db / "ledger-moved-away"
-    with store.write_lock(str(db)):
+    with database.write_lock(str(db)):
         os.rename(ledger_dir, moved)
     failed = rest.wait(run["id"], log=worker_log)
     assert failed["state_type"] == "FAILED", failed["state"]

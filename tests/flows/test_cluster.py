@@ -90,7 +90,8 @@ def test_the_address_flow_parameter_sends_the_batches_to_that_cluster(warm_clust
     docflow dask cluster block); the flow was decorated with a local-cluster runner."""
     from distributed import Client
 
-    from flows.ingest import ingest, summary_of
+    from flows.ingest import ingest
+    from flows.finish import summary_of
 
     src, db = tmp_path / "src", tmp_path / "db"
     b.make_corpus(src, 4)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
 from tests.flows.test_ingest import ledger
 
@@ -32,7 +32,7 @@ def test_export_import_search_round_trip_with_reports_and_history(cli, tmp_path)
     b.make_corpus(src, 6, kinds=("txt", "md", "html"))
     run_json(cli, "ingest", str(src), "--db", str(db))
     summary = run_json(cli, "export", "--out", str(snap), "--db", str(db), "--with-reports", "--part-rows", "4")
-    table = store.open_table(store.connect(str(db)), "chunks")
+    table = database.open_table(database.connect(str(db), {}), "chunks")
     assert summary["rows"] == table.count_rows() and summary["version"] == table.version
     assert {"manifest.json", "ledger.csv", "runs.json"} <= set(os.listdir(snap))
     assert len(json.loads((snap / "runs.json").read_text())) == 1
@@ -66,10 +66,10 @@ def test_export_during_an_ingest_is_the_pinned_version(prefect_api, cli, tmp_pat
         summary = run_json(cli, "export", "--out", str(snap), "--db", str(db), "--part-rows", "5")
     finally:
         assert writer.wait(timeout=600) == 0
-    table = store.open_table(store.connect(str(db)), "chunks")
+    table = database.open_table(database.connect(str(db), {}), "chunks")
     assert table.version > summary["version"], "the ingest kept writing after the export pinned"
     table.checkout(summary["version"])
     expected = sorted(table.to_arrow().column("chunk_id").to_pylist())
     run_json(cli, "import", str(snap), "--db", str(tmp_path / "copy"))
-    copy = store.open_table(store.connect(str(tmp_path / "copy")), "chunks")
+    copy = database.open_table(database.connect(str(tmp_path / "copy"), {}), "chunks")
     assert sorted(copy.to_arrow().column("chunk_id").to_pylist()) == expected

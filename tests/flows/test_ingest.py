@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from docflow.core.summary import discrepancies
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def ingest(cli, *args):
 
 
 def table_rows(db: Path, table: str = "chunks") -> list[dict]:
-    t = store.open_table(store.connect(str(db)), table)
+    t = database.open_table(database.connect(str(db), {}), table)
     return t.to_arrow().to_pylist() if t is not None else []
 
 
@@ -175,7 +175,7 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
 ])
 def test_batch_task_runs_stay_bounded_as_the_corpus_grows(docs, batch_size, workers, runs):
     from docflow.core.models import DocRef
-    from flows.ingest import make_batches
+    from docflow.core.plan import make_batches
 
     refs = [DocRef(f"d{i}", f"/s/d{i}", "/s", 1, 0, "", "", "txt") for i in range(docs)]
     batches = make_batches(refs, batch_size, workers)

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +61,7 @@ def test_every_format_is_indexed_and_nothing_is_ignored_silently(warm_cli, tmp_p
     assert summary["ignored_by_extension"] == {".zip": 1}
     assert status["last_run_ignored"]["ignored_by_extension"] == {".zip": 1}
 
-    rows = store.open_table(store.connect(str(db)), "chunks").to_arrow().to_pylist()
+    rows = database.open_table(database.connect(str(db), {}), "chunks").to_arrow().to_pylist()
     assert all("OCR" in r["element_types"] for r in rows if r["doc_id"] in ("scan.pdf", "shot.png"))
     assert not any("OCR" in r["element_types"] for r in rows if r["doc_id"] == "staff.xlsx")
 

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from docflow.core.settings import DocflowSettings
-from flows.ingest import build_pipeline
+from flows.pipeline import build_pipeline
 
 
 def fingerprint(tmp_path, **settings) -> str:

@@ -22,9 +22,9 @@ import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
-from docflow.adapters.stores.lancedb import ledger
-from docflow.adapters.stores.lancedb import store
+from flows.pipeline import batch_context, build_pipeline, open_target
+from docflow.adapters.stores import open_state, open_store
+from docflow.core.models import LedgerEntry
 from docflow.core.chunk import ChunkSettings, chunk_elements
 from docflow.core.discover import Discovery, discover
 from docflow.adapters.embedders.embed import embed_texts
@@ -36,6 +36,7 @@ from docflow.core.retry import RetryPolicies
 from tests.docbuilders import make_txt
 from tests.reliability import badcorpus
 from tests.reliability.badcorpus import FAILED, IGNORED, PARSED, PROBLEM, Kind
+from tests.stores import to
 
 # Tighter than the defaults (120 s, 2048 MB) so the bombs fail in seconds, far above what
 # any honest document here needs.
@@ -134,18 +135,16 @@ def run(tmp_path_factory) -> Run:
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bad-input")
     # A Dask worker parses its next batch with torch and the model loaded: fork from that.
     embed_texts(["warm the model before the corpus is parsed"], pipeline.model_path)
-    result = process_batch(list(found.documents), ctx, sleep=lambda s: None)
+    result = process_batch(list(found.documents), ctx, to(ctx), sleep=lambda s: None)
     unreadable = check_unreadable(pipeline.config.fingerprint())
     # What the ingest flow does with discovery problems: a failed ledger row each.
     problems = [*found.problems, *(unreadable.discovery.problems if unreadable else ())]
-    db = store.connect(target.db)
-    entries = [ledger.problem_entry(p.doc_id, p.path, p.error_class, p.message) for p in problems]
-    ledger.upsert(db.open_table(target.ledger_table), entries, ctx.run_id)
+    state = open_state(target)
+    state.upsert([LedgerEntry.problem(p.doc_id, p.path, p.error_class, p.message) for p in problems], ctx.run_id)
 
-    rows = ledger.read_all(db.open_table(target.ledger_table)).to_pylist()
+    rows = state.rows().to_pylist()
     chunks: dict[str, list[str]] = {}
-    table = db.open_table(target.table).to_arrow()
-    for row in table.select(["doc_id", "chunk_index", "text"]).to_pylist():
+    for row in open_store(target).read_columns(["doc_id", "chunk_index", "text"]):
         chunks.setdefault(row["doc_id"], []).append((row["chunk_index"], row["text"]))
     return Run(
         kinds=(*kinds, UNREADABLE) if unreadable else kinds,

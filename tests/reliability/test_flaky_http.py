@@ -13,11 +13,12 @@ import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core.settings import DocflowSettings
-from flows.ingest import batch_context, build_pipeline, open_target
-from docflow.adapters.stores.lancedb import store
+from flows.pipeline import batch_context, build_pipeline, open_target
+from docflow.adapters.stores import open_store
 from docflow.core.discover import discover
 from docflow.core.process import process_batch
 from docflow.core.retry import RetryPolicies
+from tests.stores import to
 
 # Per path, what each successive GET gets; the last entry repeats. Discovery makes the first
 # request, so faults from the second request on hit the worker's fetch.
@@ -112,7 +113,7 @@ def test_flaky_http_sources_follow_the_policies(http_source, tmp_path, monkeypat
 
     sleeps: list[float] = []
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "http")
-    result = process_batch(list(found.documents), ctx, sleep=sleeps.append)
+    result = process_batch(list(found.documents), ctx, to(ctx), sleep=sleeps.append)
     outcomes = {o.doc_id: o for o in result.outcomes}
 
     for doc_id in ("ok.txt", "flaky.txt", "reset.txt", "stall.txt", "flaky-listing.txt"):
@@ -135,6 +136,5 @@ def test_flaky_http_sources_follow_the_policies(http_source, tmp_path, monkeypat
     for attempt in (1, 2, 3):
         base_delay = policy.delay_s * 2 ** (attempt - 1)
         assert any(base_delay <= s <= base_delay * 1.25 for s in sleeps)
-    table = store.connect(target.db).open_table(target.table)
-    assert {r["doc_id"] for r in table.to_arrow().to_pylist()} == {
+    assert {r["doc_id"] for r in open_store(target).read_columns(["doc_id"])} == {
         "ok.txt", "flaky.txt", "reset.txt", "stall.txt", "flaky-listing.txt"}

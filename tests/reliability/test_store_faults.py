@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from docflow.core.verify import _manifest_version
+from docflow.adapters.stores.lancedb.damage import _manifest_version
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e

@@ -20,8 +20,9 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
-from docflow.core.models import DocOutcome, DocRef
-from docflow.adapters.stores.lancedb.store import fsspec_options
+from docflow.core.credentials import fsspec_options
+from docflow.core.locations import is_remote, local_path
+from docflow.core.models import DocOutcome, DocRef, Target
 
 
 def doc_dir(generation: str, doc_id: str) -> str:
@@ -34,9 +35,9 @@ def checkpoint_key(generation: str, doc: DocRef) -> str:
 
 
 def default_checkpoint_dir(db: str, table: str) -> str:
-    if "://" in db and not db.startswith("file://"):
+    if is_remote(db):
         return f"{db.rstrip('/')}/_docflow/checkpoints/{table}"
-    return os.path.join(os.path.abspath(db.removeprefix("file://")), "_docflow", "checkpoints", table)
+    return os.path.join(os.path.abspath(local_path(db)), "_docflow", "checkpoints", table)
 
 
 def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None):
@@ -46,9 +47,9 @@ def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = 
 
     def storage(sub: str):
         path = f"{checkpoint_dir.rstrip('/')}/{sub}"
-        if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
+        if is_remote(checkpoint_dir):
             return RemoteFileSystem(basepath=path, settings=fsspec_options(checkpoint_dir, storage_options or {}))
-        return LocalFileSystem(basepath=path.removeprefix("file://"))
+        return LocalFileSystem(basepath=local_path(path))
 
     return ResultStore(
         result_storage=storage("results"),
@@ -58,29 +59,6 @@ def open_store(checkpoint_dir: str, storage_options: Mapping[str, str] | None = 
     )
 
 
-def finished(store, generation: str, docs: Iterable[DocRef]) -> set[str]:
-    """doc_ids whose current fingerprint already has a checkpoint: one read per document, for
-    a batch; a whole corpus asks `finished_listed`."""
-    return {doc.doc_id for doc in docs if store.exists(checkpoint_key(generation, doc))}
-
-
-def finished_listed(
-    checkpoint_dir: str,
-    generation: str,
-    docs: Iterable[DocRef],
-    storage_options: Mapping[str, str] | None = None,
-) -> set[str]:
-    """The same answer as `finished` from a listing of the key storage, shard by shard, instead
-    of one read per document (on an object store, one request per document).
-
-    A record counts when its key file is listed and not empty. Prefect writes the result first
-    and the key file after it, so a key file exists only once its result is complete; a kill
-    between creating the key file and its single write() leaves it empty, which counts as
-    absent, as `store.exists` counts an unreadable one. An object store's PUT is atomic."""
-    present = listed_keys(checkpoint_dir, storage_options)
-    return {doc.doc_id for doc in docs if checkpoint_key(generation, doc) in present}
-
-
 SHARDS = tuple(f"{i:02x}" for i in range(256))
 # Shard listings in flight against an object store: each is a paginated LIST of its own prefix.
 LIST_PARALLELISM = 32
@@ -88,8 +66,8 @@ LIST_PARALLELISM = 32
 
 def listed_keys(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None) -> set[str]:
     """Every non-empty checkpoint key under `checkpoint_dir`, as `<shard>/<doc dir>/<fingerprint>`."""
-    if "://" not in checkpoint_dir or checkpoint_dir.startswith("file://"):
-        return _listed_local(os.path.join(checkpoint_dir.removeprefix("file://"), "keys"))
+    if not is_remote(checkpoint_dir):
+        return _listed_local(os.path.join(local_path(checkpoint_dir), "keys"))
     from concurrent.futures import ThreadPoolExecutor
 
     from fsspec.core import url_to_fs
@@ -125,33 +103,54 @@ def _entries(path: str) -> list[os.DirEntry]:
         return []
 
 
-def record(store, generation: str, doc: DocRef, outcome: DocOutcome, run_id: str) -> None:
-    payload = asdict(outcome)
-    payload.update(status=outcome.status.value, run_id=run_id, content_sha256=doc.content_sha256)
-    if outcome.error_class is not None:
-        payload["error_class"] = outcome.error_class.value
-    store.write(obj=payload, key=checkpoint_key(generation, doc))
+class PrefectCheckpoints:
+    """The Checkpoints port on a Prefect result store under `directory`, for one generation."""
 
+    def __init__(self, directory: str, generation: str, storage_options: Mapping[str, str] | None = None) -> None:
+        self.directory = directory
+        self.generation = generation
+        self._options = dict(storage_options or {})
+        self._results = None
 
-def forget(
-    checkpoint_dir: str,
-    generation: str,
-    doc_ids: Iterable[str],
-    storage_options: Mapping[str, str] | None = None,
-) -> None:
-    """Remove every checkpoint of these documents, whatever version it was for."""
-    from fsspec.core import url_to_fs
+    @classmethod
+    def of(cls, target: Target, generation: str) -> PrefectCheckpoints:
+        return cls(target.checkpoint_dir, generation, target.options)
 
-    fs, root = url_to_fs(checkpoint_dir, **fsspec_options(checkpoint_dir, storage_options or {}))
-    for doc_id in doc_ids:
-        for sub in ("keys", "results"):
-            path = f"{root.rstrip('/')}/{sub}/{doc_dir(generation, doc_id)}"
-            if fs.exists(path):
-                fs.rm(path, recursive=True)
+    @property
+    def results(self):
+        if self._results is None:
+            self._results = open_store(self.directory, self._options)
+        return self._results
 
+    def finished(self, docs: Iterable[DocRef]) -> set[str]:
+        """One read per document, for a batch; a whole corpus asks `finished_listed`."""
+        return {doc.doc_id for doc in docs if self.results.exists(checkpoint_key(self.generation, doc))}
 
-def read(store, generation: str, doc: DocRef) -> dict | None:
-    key = checkpoint_key(generation, doc)
-    if not store.exists(key):
-        return None
-    return store.read(key).result
+    def finished_listed(self, docs: Iterable[DocRef]) -> set[str]:
+        """The same answer as `finished` from a listing of the key storage, shard by shard,
+        instead of one read per document (on an object store, one request per document).
+
+        A record counts when its key file is listed and not empty. Prefect writes the result
+        first and the key file after it, so a key file exists only once its result is complete;
+        a kill between creating the key file and its single write() leaves it empty, which
+        counts as absent, as `exists` counts an unreadable one. An object store's PUT is
+        atomic."""
+        present = listed_keys(self.directory, self._options)
+        return {doc.doc_id for doc in docs if checkpoint_key(self.generation, doc) in present}
+
+    def record(self, doc: DocRef, outcome: DocOutcome, run_id: str) -> None:
+        payload = asdict(outcome)
+        payload.update(status=outcome.status.value, run_id=run_id, content_sha256=doc.content_sha256)
+        if outcome.error_class is not None:
+            payload["error_class"] = outcome.error_class.value
+        self.results.write(obj=payload, key=checkpoint_key(self.generation, doc))
+
+    def forget(self, doc_ids: Iterable[str]) -> None:
+        from fsspec.core import url_to_fs
+
+        fs, root = url_to_fs(self.directory, **fsspec_options(self.directory, self._options))
+        for doc_id in doc_ids:
+            for sub in ("keys", "results"):
+                path = f"{root.rstrip('/')}/{sub}/{doc_dir(self.generation, doc_id)}"
+                if fs.exists(path):
+                    fs.rm(path, recursive=True)

@@ -11,11 +11,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
-def is_url(path: str) -> bool:
-    scheme = urlsplit(path).scheme
-    return len(scheme) > 1 and scheme != "file"
-
-
 def filesystem(url: str):
     from fsspec.core import url_to_fs
 

@@ -10,8 +10,8 @@ import pytest
 
 from docflow.core.models import EmbedBackend
 from docflow.core.settings import DocflowSettings
-from flows.ingest import build_pipeline, open_target
-from docflow.adapters.stores.lancedb import store
+from flows.pipeline import build_pipeline, open_target
+from docflow.adapters.stores import open_store, target_of
 from docflow.core.discover import discover
 from docflow.adapters.embedders.embed_onnx import artifact_dir
 from docflow.core.search import search
@@ -120,16 +120,17 @@ def test_a_backend_change_changes_every_fingerprint_and_never_mixes_in_one_table
         open_target(int8_settings, int8_pipeline)
     other = int8_settings.model_copy(update={"table": "chunks_int8"})
     open_target(other, build_pipeline(other))
-    meta = store.table_metadata(store.open_table(store.connect(other.db), "chunks_int8"))
-    assert (meta["pipeline"]["embed_backend"], meta["pipeline"]["embed_precision"]) == ("onnx-int8", "int8")
+    pipeline = open_store(target_of(other)).info().pipeline
+    assert (pipeline["embed_backend"], pipeline["embed_precision"]) == ("onnx-int8", "int8")
 
 
 def test_search_embeds_with_the_tables_backend_and_refuses_another(tmp_path, model_cache):
     settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", embed_backend="onnx-int8")
     open_target(settings, build_pipeline(settings))
-    assert search(settings.db, settings.table, "anything", cache_dir=model_cache) == []
+    store = open_store(target_of(settings))
+    assert search(store, "anything", cache_dir=model_cache) == []
     with pytest.raises(DocflowSystemError, match="embedded with backend onnx-int8"):
-        search(settings.db, settings.table, "anything", backend="torch", cache_dir=model_cache)
+        search(store, "anything", backend="torch", cache_dir=model_cache)
 
 
 FIRST_USE = """

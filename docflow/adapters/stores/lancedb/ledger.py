@@ -1,21 +1,21 @@
-"""The ledger: one durable row per document with its last outcome, beside the chunk table.
-
-It answers "what is done, what failed and why" (`docflow status`), drives `--retry-failed`,
-and remembers runs. It lives in the same LanceDB database as the chunks, so a backup or a
-deletion of the database carries both."""
+"""The State of a LanceDB store: the ledger, the run history and the export history, as three
+tables beside the chunk table (`<table>_ledger`, `<table>_runs`, `<table>_exports`), so a backup
+or a deletion of the database carries all of it."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from docflow.core.models import DocOutcome, DocRef, DocStatus, ErrorClass, StageTimings
-from docflow.core.versions import LEDGER_COLUMNS, RecordedVersions
+from docflow.adapters.stores.lancedb import database
+from docflow.core.models import DocOutcome, DocRef, DocStatus, ErrorClass, LedgerEntry, StageTimings, Target
+from docflow.core.versions import LEDGER_COLUMNS as VERSION_COLUMNS, RecordedVersions
+from docflow.ports.state import LEDGER_COLUMNS, ExportRecord, RecordedOutcome
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -46,6 +46,7 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("updated_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+assert tuple(LEDGER_SCHEMA.names) == LEDGER_COLUMNS
 
 RUNS_SCHEMA = pa.schema(
     [
@@ -58,27 +59,25 @@ RUNS_SCHEMA = pa.schema(
     ]
 )
 
+HISTORY_SCHEMA = pa.schema(
+    [
+        pa.field("export_id", pa.string(), nullable=False),
+        pa.field("started_at", pa.timestamp("us", tz="UTC")),
+        pa.field("duration_s", pa.float64()),
+        pa.field("table", pa.string()),
+        pa.field("version", pa.int64()),
+        pa.field("out_dir", pa.string()),
+        pa.field("format", pa.string()),
+        pa.field("rows", pa.int64()),
+        pa.field("parts_written", pa.int32()),
+        pa.field("parts_reused", pa.int32()),
+    ]
+)
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    doc: DocRef
-    outcome: DocOutcome
-
-
-def problem_entry(doc_id: str, path: str, error_class: ErrorClass, message: str) -> LedgerEntry:
-    """A path that never became a document (unreadable, escaping symlink...) still gets a
-    ledger row, so `docflow status` shows it with its reason."""
-    doc = DocRef(doc_id, path, "", 0, 0, "", "", "")
-    outcome = DocOutcome(
-        doc_id=doc_id,
-        fingerprint="",
-        status=DocStatus.FAILED,
-        attempts=0,
-        stage="discover",
-        error_class=error_class,
-        error_message=message,
-    )
-    return LedgerEntry(doc, outcome)
+_VERSION_FIELDS = ("doc_id", "mtime_ns", "ctime_ns", "inode", "observed_ns", "source_version")
+_OUTCOME_COLUMNS = ("doc_id", "fingerprint", "status", "chunk_count", "attempts", "stage", "error_class",
+                    "error_message", "size", "parse_s", "chunk_s", "embed_s", "write_s", "run_id")
+_FAILURE_COLUMNS = ("doc_id", "status", "stage", "error_class", "error_message", "attempts", "run_id")
 
 
 def ledger_rows(entries: Sequence[LedgerEntry], run_id: str) -> pa.Table:
@@ -134,108 +133,121 @@ def outcome_of(row: dict) -> DocOutcome:
     )
 
 
-def upsert(table, entries: Sequence[LedgerEntry], run_id: str) -> None:
-    if not entries:
-        return
-    (
-        table.merge_insert("doc_id")
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute(ledger_rows(entries, run_id))
-    )
+class LanceState(database.Connected):
+    kind = "lancedb"
 
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        self.ledger_table = f"{target.table}_ledger"
+        self.runs_table = f"{target.table}_runs"
+        self.exports_table = f"{target.table}_exports"
 
-def read_all(table, columns: Sequence[str] | None = None) -> pa.Table:
-    """A projection reads only the columns asked for (a sync of a large corpus reads two)."""
-    if table is None:
-        return LEDGER_SCHEMA.empty_table()
-    if not columns:
-        return table.to_arrow()
-    total = table.count_rows()
-    if total == 0:
-        return LEDGER_SCHEMA.empty_table().select(list(columns))
-    return table.search().select(list(columns)).limit(total).to_arrow()
+    def _ledger(self):
+        return database.open_table(self.db, self.ledger_table)
 
+    def exists(self) -> bool:
+        return self._ledger() is not None
 
-def recorded_versions(table) -> RecordedVersions:
-    """Every document's cheap version and sha256, from one columnar scan."""
-    if table is None or table.count_rows() == 0:
-        return RecordedVersions()
-    return RecordedVersions(read_all(table, LEDGER_COLUMNS))
+    def ensure(self) -> None:
+        with database.write_lock(self.location):
+            database.ensure_table(self.db, self.ledger_table, LEDGER_SCHEMA)
+            database.ensure_table(self.db, self.runs_table, RUNS_SCHEMA)
 
+    def upsert(self, entries: Sequence[LedgerEntry], run_id: str) -> None:
+        if not entries:
+            return
+        rows = ledger_rows(entries, run_id)
+        with database.write_lock(self.location):
+            database.merge(self.db.open_table(self.ledger_table), "doc_id", rows)
 
-def refresh_versions(table, docs: Sequence[DocRef]) -> None:
-    """Record a newer stat for documents whose bytes were hashed again and found unchanged (a
-    touch): the next run's quick check then reuses their hash instead of reading them again."""
-    if not docs:
-        return
-    rows = pa.Table.from_pylist(
-        [
-            {"doc_id": d.doc_id, "mtime_ns": d.mtime_ns, "ctime_ns": d.ctime_ns, "inode": d.inode,
-             "observed_ns": d.observed_ns, "source_version": d.version}
-            for d in docs
-        ],
-        schema=pa.schema([LEDGER_SCHEMA.field(name) for name in _VERSION_FIELDS]),
-    )
-    table.merge_insert("doc_id").when_matched_update_all().execute(rows)
+    def rows(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """A projection reads only the columns asked for (a sync of a large corpus reads two)."""
+        table = self._ledger()
+        if table is None:
+            empty = LEDGER_SCHEMA.empty_table()
+            return empty.select(list(columns)) if columns else empty
+        if not columns:
+            return table.to_arrow()
+        total = table.count_rows()
+        if total == 0:
+            return LEDGER_SCHEMA.empty_table().select(list(columns))
+        return table.search().select(list(columns)).limit(total).to_arrow()
 
+    def recorded_versions(self) -> RecordedVersions:
+        table = self._ledger()
+        if table is None or table.count_rows() == 0:
+            return RecordedVersions()
+        return RecordedVersions(self.rows(VERSION_COLUMNS))
 
-_VERSION_FIELDS = ("doc_id", "mtime_ns", "ctime_ns", "inode", "observed_ns", "source_version")
+    def refresh_versions(self, docs: Sequence[DocRef]) -> None:
+        if not docs:
+            return
+        rows = pa.Table.from_pylist(
+            [
+                {"doc_id": d.doc_id, "mtime_ns": d.mtime_ns, "ctime_ns": d.ctime_ns, "inode": d.inode,
+                 "observed_ns": d.observed_ns, "source_version": d.version}
+                for d in docs
+            ],
+            schema=pa.schema([LEDGER_SCHEMA.field(name) for name in _VERSION_FIELDS]),
+        )
+        with database.write_lock(self.location):
+            database.merge(self.db.open_table(self.ledger_table), "doc_id", rows, insert=False)
 
+    def fingerprints(self) -> dict[str, str]:
+        return {r["doc_id"]: r["fingerprint"] for r in self.rows(["doc_id", "fingerprint"]).to_pylist()}
 
-def fingerprints(table) -> dict[str, str]:
-    """doc_id -> fingerprint of everything the index knows (done or failed)."""
-    rows = read_all(table, ["doc_id", "fingerprint"]).to_pylist()
-    return {r["doc_id"]: r["fingerprint"] for r in rows}
+    def failed_doc_ids(self) -> set[str]:
+        rows = self.rows(["doc_id", "status"]).to_pylist()
+        return {r["doc_id"] for r in rows if r["status"] == DocStatus.FAILED.value}
 
+    def status_counts(self) -> dict[str, int]:
+        counts = Counter(r["status"] for r in self.rows(["status"]).to_pylist())
+        return {status.value: counts.get(status.value, 0) for status in DocStatus}
 
-def failed_doc_ids(table) -> set[str]:
-    rows = read_all(table, ["doc_id", "status"]).to_pylist()
-    return {r["doc_id"] for r in rows if r["status"] == DocStatus.FAILED.value}
+    def failures(self) -> list[dict]:
+        rows = self.rows(_FAILURE_COLUMNS).to_pylist()
+        return sorted((r for r in rows if r["status"] == DocStatus.FAILED.value), key=lambda r: r["doc_id"])
 
+    def outcomes(self, doc_ids: Iterable[str] | None = None) -> dict[str, RecordedOutcome]:
+        table = self._ledger()
+        if doc_ids is None:
+            rows = database.read_columns(table, _OUTCOME_COLUMNS)
+        else:
+            ids = set(doc_ids)
+            if not ids:
+                return {}
+            rows = database.read_documents(table, _OUTCOME_COLUMNS, ids)
+        return {r["doc_id"]: RecordedOutcome(outcome_of(r), r["run_id"] or "") for r in rows}
 
-def status_counts(table) -> dict[str, int]:
-    rows = read_all(table, ["status"]).to_pylist()
-    counts = Counter(r["status"] for r in rows)
-    return {status.value: counts.get(status.value, 0) for status in DocStatus}
+    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+        if not doc_ids:
+            return 0
+        with database.write_lock(self.location):
+            return database.delete_documents(self._ledger(), list(doc_ids))
 
+    def compact(self) -> None:
+        with database.write_lock(self.location):
+            database.compact(self._ledger())
 
-def failures(table) -> list[dict]:
-    rows = read_all(
-        table, ["doc_id", "status", "stage", "error_class", "error_message", "attempts", "run_id"]
-    ).to_pylist()
-    return sorted(
-        (r for r in rows if r["status"] == DocStatus.FAILED.value), key=lambda r: r["doc_id"]
-    )
+    def record_run(self, run_id: str, flow_run_id: str, started_at: datetime, outcome: str, summary: dict) -> None:
+        row = {
+            "run_id": run_id,
+            "flow_run_id": flow_run_id,
+            "started_at": started_at,
+            "finished_at": datetime.now(UTC),
+            "outcome": outcome,
+            "summary_json": json.dumps(summary, sort_keys=True),
+        }
+        with database.write_lock(self.location):
+            database.merge(self.db.open_table(self.runs_table), "run_id", pa.Table.from_pylist([row], schema=RUNS_SCHEMA))
 
+    def recent_runs(self, limit: int = 10) -> list[dict]:
+        return database.newest(database.open_table(self.db, self.runs_table), limit)
 
-def record_run(
-    table,
-    run_id: str,
-    flow_run_id: str,
-    started_at: datetime,
-    outcome: str,
-    summary: dict,
-) -> None:
-    row = {
-        "run_id": run_id,
-        "flow_run_id": flow_run_id,
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC),
-        "outcome": outcome,
-        "summary_json": json.dumps(summary, sort_keys=True),
-    }
-    (
-        table.merge_insert("run_id")
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute(pa.Table.from_pylist([row], schema=RUNS_SCHEMA))
-    )
+    def record_export(self, record: ExportRecord) -> None:
+        with database.write_lock(self.location):
+            table = database.ensure_table(self.db, self.exports_table, HISTORY_SCHEMA)
+            table.add(pa.Table.from_pylist([asdict(record)], schema=HISTORY_SCHEMA))
 
-
-def recent_runs(table, limit: int = 10) -> list[dict]:
-    if table is None:
-        return []
-    rows = table.to_arrow().to_pylist()
-    rows.sort(key=lambda r: r["started_at"], reverse=True)
-    return rows[:limit]
+    def export_history(self, limit: int = 20) -> list[dict]:
+        return database.newest(database.open_table(self.db, self.exports_table), limit)

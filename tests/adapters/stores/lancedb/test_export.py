@@ -4,25 +4,44 @@ import os
 import numpy as np
 import pytest
 
-from docflow.adapters.stores.lancedb import store
+from docflow.adapters.stores.lancedb import database
+from docflow.adapters.stores.lancedb.export import MANIFEST, STATE, read_manifest
+from docflow.adapters.stores.lancedb.store import LanceStore
 from docflow.core.chunk import Chunk
 from docflow.core.errors import DocflowSystemError
-from docflow.adapters.stores.lancedb.export import MANIFEST, STATE, export_table, import_snapshot, read_manifest, sha256_file
+from docflow.core.export import sha256_file
+from docflow.core.models import DocChunks, Target
 
 DIM = 4
 
 
+def lance(db_uri: str, table: str = "chunks") -> LanceStore:
+    return LanceStore(Target(db_uri, table, f"{db_uri}/ckpt"))
+
+
+def export_table(db_uri: str, table: str, out: str, fmt: str = "parquet", version=None, part_rows: int = 10_000):
+    return lance(db_uri, table).export(out, fmt, version, part_rows)
+
+
+def import_snapshot(snapshot: str, db_uri: str, table: str, force: bool = False) -> int:
+    return lance(db_uri, table).import_snapshot(snapshot, force)
+
+
+def open_table(db_uri: str, table: str):
+    return database.open_table(database.connect(db_uri, {}), table)
+
+
 def fill(db_uri: str, docs: range, table: str = "chunks", meta: dict | None = None):
-    db = store.connect(db_uri)
-    handle = store.ensure_chunk_table(db, table, DIM, meta or {"model_name": "m", "fingerprint": "p"})
+    store = lance(db_uri, table)
+    store.ensure(DIM, meta or {"model_name": "m", "fingerprint": "p"})
     payload = [
-        store.DocChunks(f"d{i}", "f", f"/s/d{i}", "txt",
-                        tuple(Chunk(c, f"doc {i} chunk {c} ✓", c or None, "T", ("Title",)) for c in range(3)))
+        DocChunks(f"d{i}", "f", f"/s/d{i}", "txt",
+                  tuple(Chunk(c, f"doc {i} chunk {c} ✓", c or None, "T", ("Title",)) for c in range(3)))
         for i in docs
     ]
     vectors = np.random.default_rng(0).random((3 * len(payload), DIM), dtype=np.float32)
-    store.replace_documents(handle, [d.doc_id for d in payload], store.rows_for(payload, vectors, handle.schema, "r"))
-    return handle
+    store.replace_documents([d.doc_id for d in payload], payload, vectors, "r")
+    return store.open()
 
 
 def rows(handle) -> list[tuple]:
@@ -42,9 +61,9 @@ def test_export_then_import_reproduces_the_table(tmp_path, fmt):
     for f in manifest["files"]:
         assert sha256_file(str(tmp_path / "snap" / f["file"])) == f["sha256"]
     assert import_snapshot(str(tmp_path / "snap"), str(tmp_path / "b"), "copy") == 21
-    copy = store.open_table(store.connect(str(tmp_path / "b")), "copy")
+    copy = open_table(str(tmp_path / "b"), "copy")
     assert rows(copy) == rows(source)
-    assert store.table_metadata(copy)["generation"] != store.table_metadata(source)["generation"]
+    assert database.table_metadata(copy)["generation"] != database.table_metadata(source)["generation"]
     assert import_snapshot(str(tmp_path / "snap"), str(tmp_path / "b"), "copy") == 21  # idempotent
     assert copy.count_rows() == 21
 
@@ -56,7 +75,7 @@ def test_export_pins_a_version_while_the_table_moves_on(tmp_path):
     result = export_table(str(tmp_path / "a"), "chunks", str(tmp_path / "snap"), version=pinned)
     assert result.version == pinned and result.rows == 9
     import_snapshot(str(tmp_path / "snap"), str(tmp_path / "b"), "copy")
-    assert rows(store.open_table(store.connect(str(tmp_path / "b")), "copy")) == before
+    assert rows(open_table(str(tmp_path / "b"), "copy")) == before
 
 
 def test_an_interrupted_export_resumes_from_verified_parts(tmp_path):

@@ -1,0 +1,29 @@
+"""The file writing every export shares: checksums, atomic small files, JSON of table values."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from docflow.core.versions import hash_file
+
+
+def sha256_file(path: str) -> str:
+    return hash_file(path).content_sha256
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

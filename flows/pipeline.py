@@ -1,0 +1,138 @@
+"""What a run builds before it processes anything: the pipeline (model, parser, chunking and
+their fingerprint), the target tables, and the context every worker gets with its batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docflow.adapters.embedders.embed import dimension_from_files, embedding_dimension, model_label, model_revision
+from docflow.adapters.embedders.embed import resolve_model, table_embed_backend
+from docflow.adapters.parsers.ocr import OcrSettings
+from docflow.adapters.parsers.parse import PDF_STRATEGY, parser_version
+from docflow.adapters.stores import open_state, open_store, target_of
+from docflow.core import credentials
+from docflow.core.chunk import ChunkSettings
+from docflow.core.errors import DocflowSystemError
+from docflow.core.models import PipelineConfig, Target
+from docflow.core.process import BatchContext
+from docflow.core.retry import RetryPolicies
+from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
+from flows.runner import torch_threads_per_worker
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    config: PipelineConfig
+    model_path: str
+    chunking: ChunkSettings
+    ocr: OcrSettings
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A run past its plan: what it processes with and where it writes."""
+
+    settings: DocflowSettings
+    policies: RetryPolicies
+    pipeline: Pipeline
+    target: Target
+    generation: str
+
+
+def build_pipeline(settings: DocflowSettings) -> Pipeline:
+    model_path = resolve_model(settings.model)
+    chunking = ChunkSettings(
+        max_characters=settings.chunk_max_characters,
+        new_after_n_chars=settings.chunk_new_after_n_chars,
+        combine_under_n_chars=settings.chunk_combine_under_n_chars,
+        overlap=settings.chunk_overlap,
+    )
+    config = PipelineConfig(
+        model_name=model_label(model_path),
+        model_revision=model_revision(model_path),
+        parser=parser_version(),
+        pdf_strategy=PDF_STRATEGY,
+        ocr_languages=settings.ocr_languages,
+        ocr_dpi=settings.ocr_dpi,
+        chunk_max_characters=chunking.max_characters,
+        chunk_new_after_n_chars=chunking.new_after_n_chars,
+        chunk_combine_under_n_chars=chunking.combine_under_n_chars,
+        chunk_overlap=chunking.overlap,
+        schema_version=SCHEMA_VERSION,
+        embed_backend=settings.embed_backend.value,
+        embed_precision=settings.embed_backend.precision,
+    )
+    return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
+
+
+def open_target(
+    settings: DocflowSettings, pipeline: Pipeline, create: bool = True
+) -> tuple[Target, str]:
+    """Create the tables if needed and return the target with the chunk table's generation
+    ("" when `create` is off and there is no table yet: nothing is indexed)."""
+    target = target_of(settings)
+    store = open_store(target)
+    if not create and store.info() is None:
+        return target, ""
+    dim = dimension_from_files(pipeline.model_path) or embedding_dimension(pipeline.model_path)
+    info = store.ensure(dim, pipeline_meta(pipeline))
+    open_state(target).ensure()
+    if info.dim not in (None, dim):
+        raise DocflowSystemError(
+            f"table {settings.table!r} holds {info.dim}-dimensional vectors but model "
+            f"{pipeline.config.model_name} makes {dim}; use another --table",
+            stage="config",
+        )
+    table_backend = table_embed_backend({"pipeline": info.pipeline})
+    if table_backend.value != pipeline.config.embed_backend:
+        raise DocflowSystemError(
+            f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
+            f"embeds with {pipeline.config.embed_backend}; vectors of two backends never share a "
+            f"table: use another --table, or --embed-backend {table_backend.value}",
+            stage="config",
+        )
+    return target, info.generation
+
+
+def pipeline_meta(pipeline: Pipeline) -> dict:
+    return {
+        "model_name": pipeline.config.model_name,
+        "model_path": pipeline.model_path,
+        "model_revision": pipeline.config.model_revision,
+        "embed_backend": pipeline.config.embed_backend,
+        "embed_precision": pipeline.config.embed_precision,
+        "fingerprint": pipeline.config.fingerprint(),
+    }
+
+
+def batch_context(
+    target: Target,
+    generation: str,
+    pipeline: Pipeline,
+    settings: DocflowSettings,
+    policies: RetryPolicies,
+    run_id: str,
+    retry_failed: bool = False,
+) -> BatchContext:
+    """Everything a worker needs to process a batch, from the run's settings."""
+    return BatchContext(
+        target=credentials.for_workers(target, settings),
+        generation=generation,
+        model_path=pipeline.model_path,
+        device=settings.device,
+        embed_batch_size=settings.embed_batch_size,
+        embed_backend=settings.embed_backend,
+        model_cache_dir=settings.model_cache_dir or "",
+        chunking=pipeline.chunking,
+        policies=policies,
+        run_id=run_id,
+        pipeline_fingerprint=pipeline.config.fingerprint(),
+        torch_threads=torch_threads_per_worker(settings),
+        ignore_checkpoints=retry_failed,
+        parse_timeout_s=settings.parse_timeout_s,
+        parse_memory_mb=settings.parse_memory_mb,
+        ocr=pipeline.ocr,
+        parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
+        max_text_chars=settings.max_text_chars,
+        max_chunks=settings.max_chunks,
+    )
