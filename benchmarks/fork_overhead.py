@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--with-model", action="store_true")
     args = parser.parse_args()
     if args.with_model:
-        from docflow.adapters.embedders.embed import embed_texts, resolve_model
+        from docflow.adapters.embedders import embed_texts
+        from docflow.adapters.embedders.sentence_transformers import resolve_model
 
         embed_texts(["load the model and run torch once"], resolve_model(None))
     isolated = limited(parse_document, Limits(timeout_s=120, memory_mb=2048))

@@ -102,6 +102,7 @@ def bare_loop(source: Path, db: Path) -> dict:
     from docflow.core.plan import make_batches
     from docflow.adapters.stores import destination
     from docflow.core.discover import discover
+    from docflow.adapters.sources import Sources
     from docflow.core.process import process_batch
     from docflow.core.retry import RetryPolicies
 
@@ -109,7 +110,7 @@ def bare_loop(source: Path, db: Path) -> dict:
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bare")
-    docs = discover([str(source)], pipeline.config.fingerprint()).documents
+    docs = discover([str(source)], pipeline.config.fingerprint(), source_for=Sources(settings.remote_timeout_s)).documents
     done = chunks = 0
     to = destination(target, generation)
     for batch in make_batches(docs, settings.batch_size, 1):
@@ -133,7 +134,7 @@ def run_bare(source: Path, db: Path) -> tuple[dict, float]:
 def embedded_tokens(db: Path, table: str = "chunks") -> int:
     """Word pieces the model read for every chunk of the table (truncated as the model truncates)."""
     from docflow.adapters.stores import open_store, target_of
-    from docflow.adapters.embedders.embed import default_model_path
+    from docflow.adapters.embedders.sentence_transformers import default_model_path
     from docflow.core.settings import DocflowSettings
     from tokenizers import Tokenizer
 
@@ -147,8 +148,8 @@ def embedded_tokens(db: Path, table: str = "chunks") -> int:
 def prebuild(backends: list[str]) -> dict[str, float]:
     """Build (or find) the ONNX files now, so the timed runs measure steady state."""
     from docflow.core.models import EmbedBackend
-    from docflow.adapters.embedders.embed import default_cache_dir, default_model_path
-    from docflow.adapters.embedders.embed_onnx import ensure_built
+    from docflow.adapters.embedders.sentence_transformers import default_cache_dir, default_model_path
+    from docflow.adapters.embedders.onnx import ensure_built
 
     seconds = {}
     for name in backends:

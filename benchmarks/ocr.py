@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docflow  # noqa: F401  (offline environment before any third-party import)
-from docflow.adapters.parsers.ocr import OcrSettings
+from docflow.core.elements import OcrSettings
 from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
 

@@ -138,7 +138,7 @@ class Embedder:
     question, is embedded once per backend."""
 
     def __init__(self, backend: EmbedBackend, batch_size: int) -> None:
-        from docflow.adapters.embedders.embed import default_model_path
+        from docflow.adapters.embedders.sentence_transformers import default_model_path
 
         self.backend, self.batch_size, self.model = backend, batch_size, default_model_path()
         self.cache: dict[str, np.ndarray] = {}
@@ -146,7 +146,7 @@ class Embedder:
         self.embedded = 0
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        from docflow.adapters.embedders.embed import embed_texts
+        from docflow.adapters.embedders import embed_texts
 
         todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
         if todo:

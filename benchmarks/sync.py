@@ -68,10 +68,12 @@ def main() -> None:
     from flows.pipeline import build_pipeline
     from docflow.core.settings import DocflowSettings
     from docflow.core.discover import discover
+    from docflow.adapters.sources import Sources
 
-    fingerprint = build_pipeline(DocflowSettings()).config.fingerprint()
+    settings = DocflowSettings()
+    fingerprint = build_pipeline(settings).config.fingerprint()
     started = time.monotonic()
-    discover([str(source)], fingerprint)
+    discover([str(source)], fingerprint, source_for=Sources(settings.remote_timeout_s))
     discover_s = time.monotonic() - started  # walking and hashing only, modules already loaded
 
     exported, export_wall, export_peak = timed(

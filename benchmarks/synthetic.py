@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks.scale import build_corpus, doc_text
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 
 
 def build_synthetic(source: Path, db: Path, count: int):
@@ -83,7 +84,7 @@ def time_decision(source: Path, target, generation: str, fingerprint: str) -> tu
     started = time.monotonic()
     state = open_state(target)
     recorded = state.recorded_versions()
-    docs = list(discover([str(source)], fingerprint, recorded=recorded).documents)
+    docs = list(discover([str(source)], fingerprint, recorded=recorded, source_for=SOURCES).documents)
     discovered = time.monotonic()
     checkpoints = PrefectCheckpoints.of(target, generation)
     done = resume.finished(open_store(target), state, checkpoints, docs, write=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from docflow.adapters.sources import Sources
 from docflow.adapters.stores import open_state
 from docflow.core.discover import Discovery, SourceError, discover
 from docflow.core.models import DocRef, Target
@@ -37,7 +38,7 @@ def discover_documents(paths: Sequence[str], pipeline: Pipeline, settings: Docfl
     try:
         found = discover(
             paths, pipeline.config.fingerprint(), settings.include, settings.exclude, recorded, rehash,
-            defer_changed_objects=True,
+            defer_changed_objects=True, source_for=Sources(settings.remote_timeout_s),
         )
         return Found(found, False, recorded)
     except SourceError:

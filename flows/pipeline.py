@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.adapters.embedders.embed import dimension_from_files, embedding_dimension, model_label, model_revision
-from docflow.adapters.embedders.embed import resolve_model, table_embed_backend
-from docflow.adapters.parsers.ocr import OcrSettings
+from docflow.adapters.embedders import embedder_for
+from docflow.adapters.embedders.sentence_transformers import dimension_from_files, embedding_dimension, model_label
+from docflow.adapters.embedders.sentence_transformers import model_revision, resolve_model, table_embed_backend
+from docflow.adapters.parsers import parsers_for
 from docflow.adapters.parsers.parse import PDF_STRATEGY, parser_version
+from docflow.adapters.sources import Sources
 from docflow.adapters.stores import open_state, open_store, target_of
 from docflow.core import credentials
 from docflow.core.chunk import ChunkSettings
+from docflow.core.elements import OcrSettings
 from docflow.core.errors import DocflowSystemError
 from docflow.core.models import PipelineConfig, Target
 from docflow.core.process import BatchContext
@@ -83,7 +86,7 @@ def open_target(
             f"{pipeline.config.model_name} makes {dim}; use another --table",
             stage="config",
         )
-    table_backend = table_embed_backend({"pipeline": info.pipeline})
+    table_backend = table_embed_backend(info.pipeline)
     if table_backend.value != pipeline.config.embed_backend:
         raise DocflowSystemError(
             f"table {settings.table!r} holds vectors of embed backend {table_backend.value}, this run "
@@ -118,20 +121,19 @@ def batch_context(
     return BatchContext(
         target=credentials.for_workers(target, settings),
         generation=generation,
-        model_path=pipeline.model_path,
-        device=settings.device,
-        embed_batch_size=settings.embed_batch_size,
-        embed_backend=settings.embed_backend,
-        model_cache_dir=settings.model_cache_dir or "",
+        source_for=Sources(settings.remote_timeout_s),
+        parser_for=parsers_for(pipeline.ocr),
+        embedder=embedder_for(
+            pipeline.model_path, settings.embed_backend, settings.device, settings.embed_batch_size,
+            torch_threads_per_worker(settings), settings.model_cache_dir,
+        ),
         chunking=pipeline.chunking,
         policies=policies,
         run_id=run_id,
         pipeline_fingerprint=pipeline.config.fingerprint(),
-        torch_threads=torch_threads_per_worker(settings),
         ignore_checkpoints=retry_failed,
         parse_timeout_s=settings.parse_timeout_s,
         parse_memory_mb=settings.parse_memory_mb,
-        ocr=pipeline.ocr,
         parse_timeout_s_per_mb=settings.parse_timeout_s_per_mb,
         max_text_chars=settings.max_text_chars,
         max_chunks=settings.max_chunks,

@@ -9,7 +9,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
-from docflow.adapters.embedders.embed import set_threads
 from docflow.adapters.stores import destination
 from docflow.core import credentials
 from docflow.core.errors import DocflowError, classify
@@ -39,7 +38,6 @@ def _retry_batch_on(task, task_run, state) -> bool:
     persist_result=False,
 )
 def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext, resumed: bool = False) -> BatchResult:
-    set_threads(ctx.torch_threads)
     context = TaskRunContext.get()
     rerun = context is not None and context.task_run.run_count > 1
     try:

@@ -1,4 +1,4 @@
-"""The install itself: the traps of this machine kind stay closed."""
+"""The install itself: the pins that keep a CPU-only, offline install working stay in force."""
 
 import importlib.util
 from importlib.metadata import version

@@ -356,6 +356,7 @@ def _store_failures(command):
 def _verify(args: argparse.Namespace, settings) -> int:
     from flows.pipeline import build_pipeline
     from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints
+    from docflow.adapters.sources import Sources
     from docflow.adapters.stores import open_state, open_store, target_of
     from docflow.core.discover import discover
     from docflow.core.verify import repair, verify
@@ -370,7 +371,11 @@ def _verify(args: argparse.Namespace, settings) -> int:
     source = None
     if args.source:
         fingerprint = build_pipeline(settings).config.fingerprint()
-        source = discover(args.source, fingerprint, settings.include, settings.exclude).documents
+        found = discover(
+            args.source, fingerprint, settings.include, settings.exclude,
+            source_for=Sources(settings.remote_timeout_s),
+        )
+        source = found.documents
     report = verify(store, open_state(target), checkpoints, source)
     payload = report.as_dict()
     if args.repair:
@@ -476,13 +481,18 @@ def _status(args: argparse.Namespace, settings) -> int:
 def _search(args: argparse.Namespace, settings) -> int:
     from dataclasses import asdict
 
+    from functools import partial
+
+    from docflow.adapters.embedders import embedder_for_table
     from docflow.adapters.stores import open_store, target_of
     from docflow.core.errors import DocflowError
     from docflow.core.search import search
 
+    embedder_for = partial(
+        embedder_for_table, device=settings.device, backend=args.embed_backend, cache_dir=settings.model_cache_dir
+    )
     try:
-        hits = search(open_store(target_of(settings)), args.query, k=args.k, device=settings.device,
-                      backend=args.embed_backend, cache_dir=settings.model_cache_dir)
+        hits = search(open_store(target_of(settings)), args.query, embedder_for, k=args.k)
     except DocflowError as exc:
         print(f"docflow: {exc}", file=sys.stderr)
         return EXIT_FAILED

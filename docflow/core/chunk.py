@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from docflow.adapters.parsers.ocr import is_ocr
+from docflow.core.elements import is_ocr
 
 OCR_MARK = "OCR"
 

@@ -1,15 +1,10 @@
-"""The file writing every export shares: checksums, atomic small files, JSON of table values."""
+"""The file writing every export shares: atomic small files, JSON of table values (checksums:
+docflow.core.hashing)."""
 
 from __future__ import annotations
 
 import os
 from datetime import datetime
-
-from docflow.core.versions import hash_file
-
-
-def sha256_file(path: str) -> str:
-    return hash_file(path).content_sha256
 
 
 def atomic_write_text(path: str, text: str) -> None:

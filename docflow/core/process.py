@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from typing import TYPE_CHECKING
 
 from docflow.core.models import (
     BatchResult,
@@ -26,55 +26,56 @@ from docflow.core.models import (
     DocOutcome,
     DocRef,
     DocStatus,
-    EmbedBackend,
     ErrorClass,
     LedgerEntry,
     StageTimings,
     Target,
 )
 from docflow.core import caps
-from docflow.adapters.parsers import ocr
 from docflow.core import resume
 from docflow.core import versions
 from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
 from docflow.core.discover import document_fingerprint
-from docflow.adapters.embedders.embed import embed_texts
+from docflow.core.elements import ocr_seconds
 from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, classify
 from docflow.core.isolation import Limits
-from docflow.adapters.parsers.ocr import OcrSettings
-from docflow.adapters.parsers.parse import limited, parse_document
 from docflow.core.retry import PolicyExhausted, RetryPolicies, call_with_policy
 from docflow.core.snapshot import Snapshot, snapshot
+
+if TYPE_CHECKING:  # the ports are implemented above the core; a batch only calls them
+    from docflow.ports.embedder import Embedder
+    from docflow.ports.parser import Parser
+    from docflow.ports.source import Source
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class BatchContext:
+    """`source_for`, `parser_for` and `embedder`: adapters of the ports, chosen by the flow from
+    its settings. They are settings themselves (small, picklable); what is costly to build, the
+    model above all, each worker process builds on first use and keeps."""
+
     target: Target
     generation: str
-    model_path: str
-    device: str
-    embed_batch_size: int
+    source_for: Callable[[str], Source]
+    parser_for: Callable[[str], Parser]
+    embedder: Embedder
     chunking: ChunkSettings
     policies: RetryPolicies
     run_id: str
     # Fingerprints are recomputed from the bytes the worker actually parses (docflow.core.snapshot).
     pipeline_fingerprint: str
-    torch_threads: int = 0
     # --retry-failed reprocesses documents whose (final) failure is checkpointed.
     ignore_checkpoints: bool = False
     # Per-document parse caps (settings.parse_timeout_s / parse_memory_mb); 0 and 0 parse
     # in-process, as a context built without them always did.
     parse_timeout_s: float = 0.0
     parse_memory_mb: int = 0
-    ocr: OcrSettings = OcrSettings()
     # docflow.core.caps: the time cap's growth per MB, text and chunks per document (0: off).
     parse_timeout_s_per_mb: float = 0.0
     max_text_chars: int = 0
     max_chunks: int = 0
-    embed_backend: EmbedBackend = EmbedBackend.TORCH
-    model_cache_dir: str = ""  # "": docflow.adapters.embedders.embed.default_cache_dir()
 
 
 @dataclass(frozen=True)
@@ -138,16 +139,15 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     version too: a parse failure of new bytes must not be checkpointed as the old bytes'."""
     t0 = time.monotonic()
     timeout_s = caps.parse_timeout(ctx.parse_timeout_s, ctx.parse_timeout_s_per_mb, doc.size)
-    parse = limited(
-        partial(parse_document, ocr_settings=ctx.ocr), Limits(timeout_s, ctx.parse_memory_mb)
-    )
+    limits = Limits(timeout_s, ctx.parse_memory_mb)
     version = doc
 
     def read_and_parse():
         nonlocal version
-        with snapshot(doc.path) as copy:
+        parser = ctx.parser_for(doc.doc_type)
+        with snapshot(doc.path, ctx.source_for(doc.path)) as copy:
             version = _as_parsed(doc, copy, ctx)
-            return parse(copy.path, doc.doc_type)
+            return parser.parse(copy.path, doc.doc_type, limits)
 
     try:
         parsed = call_with_policy(read_and_parse, stage="parse", policies=ctx.policies, sleep=sleep)
@@ -165,7 +165,7 @@ def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared |
     except PolicyExhausted as exhausted:
         _raise_if_system(exhausted.error)
         return version, _failure(version, exhausted.error, parsed.attempts, parse_s=t1 - t0)
-    ocr_s = ocr.seconds(parsed.value)
+    ocr_s = ocr_seconds(parsed.value)
     return version, _Prepared(version, tuple(chunks.value), parsed.attempts, t1 - t0, time.monotonic() - t1, ocr_s)
 
 
@@ -197,9 +197,7 @@ def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
     t0 = time.monotonic()
     try:
         vectors = call_with_policy(
-            lambda: embed_texts(
-                texts, ctx.model_path, ctx.device, ctx.embed_batch_size, ctx.embed_backend, ctx.model_cache_dir or None
-            ),
+            lambda: ctx.embedder.encode(texts),
             stage="embed",
             policies=ctx.policies,
             sleep=sleep,

@@ -1,19 +1,19 @@
 """Semantic search over a chunk table, with the model and backend the table was built with.
 
-The table's metadata names its model and embed backend, so a query is embedded the way the
-chunks were even when today's settings name another model or backend; asking explicitly for a
-different backend is refused, since its vectors would sit slightly apart from the table's."""
+The table's pipeline metadata names its model and embed backend, and `embedder_for` turns it
+into the Embedder that made the chunks' vectors (docflow.adapters.embedders.embedder_for_table),
+so a query is embedded the way the chunks were even when today's settings name another model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docflow.core.models import EmbedBackend
-from docflow.adapters.embedders.embed import DEFAULT_MODEL_NAME, embed_texts, resolve_model, table_embed_backend
 from docflow.core.errors import DocflowSystemError
 
-if TYPE_CHECKING:  # the port, for annotations only: the caller hands the adapter in
+if TYPE_CHECKING:  # the ports, for annotations only: the caller hands the adapters in
+    from docflow.ports.embedder import Embedder
     from docflow.ports.store import VectorStore
 
 
@@ -32,27 +32,13 @@ class Hit:
 def search(
     store: VectorStore,
     query: str,
+    embedder_for: Callable[[Mapping[str, object]], Embedder],
     k: int = 5,
-    device: str = "cpu",
-    backend: EmbedBackend | str | None = None,
-    cache_dir: str | None = None,
 ) -> list[Hit]:
     info = store.info()
     if info is None:
         raise DocflowSystemError(f"no table {store.table!r} in {store.location}; run docflow ingest first")
-    meta = info.pipeline
-    table_backend = table_embed_backend({"pipeline": meta})
-    if backend is not None and EmbedBackend(backend) is not table_backend:
-        raise DocflowSystemError(
-            f"table {store.table!r} was embedded with backend {table_backend.value}; a query embedded "
-            f"with {EmbedBackend(backend).value} would not match its vectors exactly (leave "
-            "--embed-backend out to use the table's)",
-            stage="config",
-        )
-    # The bundled model's path differs between installs; any other model is a path we keep.
-    bundled = meta.get("model_name", DEFAULT_MODEL_NAME) == DEFAULT_MODEL_NAME
-    model_path = resolve_model(None if bundled else meta.get("model_path"))
-    vector = embed_texts([query], model_path, device, backend=table_backend, cache_dir=cache_dir)[0]
+    vector = embedder_for(info.pipeline).encode([query])[0]
     return [
         Hit(
             doc_id=h.doc_id,

@@ -1,8 +1,8 @@
 """All of docflow's tunables in one place.
 
 Values come from (highest first) explicit arguments, `DOCFLOW_*` environment variables, then the
-defaults below. Every default is chosen for this kind of machine (2 cores, no GPU, no hub
-access) and explained where it is not obvious."""
+defaults below. The defaults assume CPU-only workers with a few cores each and no access to a
+model hub; each is explained where it is not obvious."""
 
 from __future__ import annotations
 

@@ -9,11 +9,11 @@ of what was parsed: a document that changed after discovery is recorded as the v
 and the next run sees the difference and redoes it.
 
 The copy keeps the document's file name (unstructured and error messages look at it) inside a
-private temporary directory; remote documents are streamed through fsspec the same way."""
+private temporary directory; the document's Source (docflow.ports.source) does the reading,
+local file or remote object alike."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,15 +21,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from docflow.adapters.sources import remote
-from docflow.core.versions import FileStat
-from docflow.core.errors import MissingError
 from docflow.core.locations import is_remote
+from docflow.core.versions import FileStat
 
-_BLOCK = 1 << 20
+if TYPE_CHECKING:  # the port is implemented above the core
+    from docflow.ports.source import Source
 
 
 @dataclass(frozen=True)
@@ -46,42 +45,14 @@ class Snapshot:
 
 
 @contextmanager
-def snapshot(source: str) -> Iterator[Snapshot]:
-    """A private copy of `source` (a local path or an fsspec URL), removed on exit."""
-    remote_source = is_remote(source)
-    name = os.path.basename(urlsplit(source).path if remote_source else source) or "document"
+def snapshot(location: str, source: Source) -> Iterator[Snapshot]:
+    """A private copy of the document at `location`, read by `source`, removed on exit."""
+    name = os.path.basename(urlsplit(location).path if is_remote(location) else location) or "document"
     directory = tempfile.mkdtemp(prefix="docflow-parse-")
     try:
         copy = os.path.join(directory, name)
         with open(copy, "wb") as writer:
-            digest, size, stat, version = _fetch(source, writer) if remote_source else _read(source, writer)
-        yield Snapshot(copy, digest, size, stat, time.time_ns(), version)
+            read = source.copy(location, writer)
+        yield Snapshot(copy, read.content_sha256, read.size, read.stat, time.time_ns(), read.version)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def _read(path: str, writer: BinaryIO) -> tuple[str, int, FileStat | None, str]:
-    try:
-        reader = open(path, "rb")
-    except FileNotFoundError as exc:
-        raise MissingError(f"file vanished before parsing: {path}", stage="parse") from exc
-    digest, size = hashlib.sha256(), 0
-    with reader:
-        before = FileStat.of(os.fstat(reader.fileno()))
-        while block := reader.read(_BLOCK):
-            digest.update(block)
-            writer.write(block)
-            size += len(block)
-        after = FileStat.of(os.fstat(reader.fileno()))
-    return digest.hexdigest(), size, before if before == after else None, ""
-
-
-def _fetch(url: str, writer: BinaryIO) -> tuple[str, int, None, str]:
-    """One plain GET (fsspec's `cat_file`): no range requests, which not every server answers,
-    and no ETag pinned by a listing this process cached earlier. The object's version is asked
-    before and after it (no body is fetched for that)."""
-    before = remote.current_version(url)
-    data = remote.fetch(url)
-    writer.write(data)
-    version = before if before == remote.current_version(url) else ""
-    return hashlib.sha256(data).hexdigest(), len(data), None, version

@@ -18,18 +18,17 @@ again, however equal its stat. Once it has been hashed with an older mtime it is
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
+from docflow.core.hashing import sha256_stream
 from docflow.core.models import DocRef
 
 # Wider than the coarsest timestamp granularity in common use (FAT's 2 s).
 RACY_WINDOW_NS = 2_000_000_000
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -120,14 +119,12 @@ def reusable_for_object(recorded: Recorded | None, version: str, size: int) -> s
 
 def hash_file(path: str) -> Hashed:
     """sha256 of the file's bytes with the stat of the open file around the read."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         before = FileStat.of(os.fstat(handle.fileno()))
-        while block := handle.read(_BLOCK):
-            digest.update(block)
+        digest, _ = sha256_stream(handle)
         after = FileStat.of(os.fstat(handle.fileno()))
     observed = time.time_ns()
-    return Hashed(digest.hexdigest(), before if before == after else None, observed)
+    return Hashed(digest, before if before == after else None, observed)
 
 
 def stamped(doc: DocRef, stat: FileStat | None, observed_ns: int, version: str) -> DocRef:

@@ -5,6 +5,7 @@ import pytest
 from docflow.core.settings import DocflowSettings
 from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 from docflow.core.retry import RetryPolicies
 from tests import docbuilders as b
 
@@ -16,7 +17,7 @@ def batch_setup(tmp_path):
     target, generation = open_target(settings, pipeline)
     source = tmp_path / "src"
     b.make_corpus(source, 4, kinds=("txt", "md"))
-    docs = discover([str(source)], pipeline.config.fingerprint()).documents
+    docs = discover([str(source)], pipeline.config.fingerprint(), source_for=SOURCES).documents
     # In-process parsing here: the injected failures below replace parse_document itself.
     no_caps = settings.model_copy(update={"parse_timeout_s": 0, "parse_memory_mb": 0})
     ctx = batch_context(target, generation, pipeline, no_caps, RetryPolicies(), "run-1")

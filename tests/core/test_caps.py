@@ -13,6 +13,7 @@ from docflow.core.settings import DocflowSettings
 from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.core import caps
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 from docflow.core.errors import ParseError
 from docflow.core.process import process_batch
 from docflow.core.retry import RetryPolicies
@@ -54,7 +55,7 @@ def test_an_oversized_document_fails_alone_and_its_batch_lands(tmp_path):
                                max_chunks=5, parse_timeout_s=60, parse_memory_mb=1024)
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
-    docs = list(discover([str(src)], pipeline.config.fingerprint()).documents)
+    docs = list(discover([str(src)], pipeline.config.fingerprint(), source_for=SOURCES).documents)
     assert len(docs) == 4
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "caps")
 

@@ -5,6 +5,7 @@ import pytest
 
 from docflow.core.models import ErrorClass
 from docflow.core.discover import SourceError, discover, is_ignored_name
+from tests.sources import SOURCES
 from tests.docbuilders import make_md, make_txt
 from tests.procio import bytes_read
 
@@ -19,19 +20,19 @@ def test_doc_ids_are_paths_relative_to_the_root(tmp_path):
     (tmp_path / "sub" / "deeper").mkdir(parents=True)
     make_txt(tmp_path / "a.txt")
     make_md(tmp_path / "sub" / "deeper" / "b.md")
-    found = discover([str(tmp_path)], PIPELINE)
+    found = discover([str(tmp_path)], PIPELINE, source_for=SOURCES)
     assert ids(found) == ["a.txt", "sub/deeper/b.md"]
     assert {d.doc_type for d in found.documents} == {"txt", "md"}
 
 
 def test_fingerprint_ignores_mtime_but_follows_bytes_and_pipeline(tmp_path):
     doc = make_txt(tmp_path / "a.txt")
-    first = discover([str(tmp_path)], PIPELINE).documents[0]
+    first = discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents[0]
     os.utime(doc, ns=(1, 1))
-    assert discover([str(tmp_path)], PIPELINE).documents[0].fingerprint == first.fingerprint
-    assert discover([str(tmp_path)], "q" * 64).documents[0].fingerprint != first.fingerprint
+    assert discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents[0].fingerprint == first.fingerprint
+    assert discover([str(tmp_path)], "q" * 64, source_for=SOURCES).documents[0].fingerprint != first.fingerprint
     doc.write_text("new bytes")
-    assert discover([str(tmp_path)], PIPELINE).documents[0].fingerprint != first.fingerprint
+    assert discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents[0].fingerprint != first.fingerprint
 
 
 def test_hidden_temp_and_unsupported_files_are_ignored(tmp_path):
@@ -42,7 +43,7 @@ def test_hidden_temp_and_unsupported_files_are_ignored(tmp_path):
     (tmp_path / ".git").mkdir()
     make_txt(tmp_path / ".git" / "inside.txt")
     (tmp_path / "archive.zip").write_bytes(b"PK\x05\x06" + bytes(18))
-    found = discover([str(tmp_path)], PIPELINE)
+    found = discover([str(tmp_path)], PIPELINE, source_for=SOURCES)
     assert ids(found) == ["keep.txt"]
     assert found.ignored == 1  # the zip; hidden names never count as documents
     assert is_ignored_name(".DS_Store") and not is_ignored_name("report.pdf")
@@ -53,7 +54,7 @@ def test_include_and_exclude_patterns_match_doc_ids(tmp_path):
     make_txt(tmp_path / "a.txt")
     make_md(tmp_path / "b.md")
     make_txt(tmp_path / "drafts" / "c.txt")
-    found = discover([str(tmp_path)], PIPELINE, include=["*.txt"], exclude=["drafts/*"])
+    found = discover([str(tmp_path)], PIPELINE, include=["*.txt"], exclude=["drafts/*"], source_for=SOURCES)
     assert ids(found) == ["a.txt"]
     assert found.ignored_by_reason == {"not_included": 1, "excluded": 1}
 
@@ -62,7 +63,7 @@ def test_every_ignored_file_is_counted_by_reason_and_unknown_extension(tmp_path)
     make_txt(tmp_path / "a.txt")
     for name in ("one.zip", "two.zip", "data.sqlite", "Makefile", "skip.log"):
         (tmp_path / name).write_bytes(b"not a document")
-    found = discover([str(tmp_path)], PIPELINE, exclude=["*.log"])
+    found = discover([str(tmp_path)], PIPELINE, exclude=["*.log"], source_for=SOURCES)
     assert ids(found) == ["a.txt"]
     assert found.ignored_by_reason == {"unknown_extension": 4, "excluded": 1}
     assert found.ignored_by_extension == {".zip": 2, ".sqlite": 1, "(none)": 1}
@@ -78,7 +79,7 @@ def test_every_ignored_file_is_counted_by_reason_and_unknown_extension(tmp_path)
 )
 def test_the_new_formats_are_documents_of_their_type(tmp_path, name, doc_type):
     (tmp_path / name).write_bytes(b"placeholder bytes, parsed later")
-    (found,) = discover([str(tmp_path)], PIPELINE).documents
+    (found,) = discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents
     assert found.doc_type == doc_type
 
 
@@ -89,7 +90,7 @@ def test_content_that_contradicts_the_extension_is_reported_not_guessed(tmp_path
     os.rename(tmp_path / "real.png", tmp_path / "report.pdf")
     make_pdf(tmp_path / "notes.txt")
     make_txt(tmp_path / "plain.txt")
-    found = discover([str(tmp_path)], PIPELINE)
+    found = discover([str(tmp_path)], PIPELINE, source_for=SOURCES)
     assert ids(found) == ["plain.txt"]
     problems = {p.doc_id: p for p in found.problems}
     assert set(problems) == {"report.pdf", "notes.txt"}
@@ -108,7 +109,7 @@ def test_symlinks_never_lead_outside_the_root(tmp_path):
     (root / "dirlink").symlink_to(outside, target_is_directory=True)
     (root / "loop.txt").symlink_to(root / "loop.txt")
     (root / "alias.txt").symlink_to(root / "inside.txt")
-    found = discover([str(root)], PIPELINE)
+    found = discover([str(root)], PIPELINE, source_for=SOURCES)
     assert ids(found) == ["alias.txt", "inside.txt"]
     problems = {p.doc_id: p for p in found.problems}
     assert problems["escape.txt"].message.startswith("symlink points outside")
@@ -120,20 +121,20 @@ def test_a_single_file_and_a_glob_are_sources_too(tmp_path):
     (tmp_path / "sub").mkdir()
     make_txt(tmp_path / "sub" / "a.txt")
     make_md(tmp_path / "sub" / "b.md")
-    assert ids(discover([str(tmp_path / "sub" / "a.txt")], PIPELINE)) == ["a.txt"]
-    assert ids(discover([str(tmp_path / "sub" / "*.md")], PIPELINE)) == ["b.md"]
-    assert ids(discover([str(tmp_path / "**" / "*.txt")], PIPELINE)) == ["sub/a.txt"]
+    assert ids(discover([str(tmp_path / "sub" / "a.txt")], PIPELINE, source_for=SOURCES)) == ["a.txt"]
+    assert ids(discover([str(tmp_path / "sub" / "*.md")], PIPELINE, source_for=SOURCES)) == ["b.md"]
+    assert ids(discover([str(tmp_path / "**" / "*.txt")], PIPELINE, source_for=SOURCES)) == ["sub/a.txt"]
 
 
 def test_missing_source_and_colliding_ids_are_refused(tmp_path):
     with pytest.raises(SourceError, match="does not exist"):
-        discover([str(tmp_path / "nope")], PIPELINE)
+        discover([str(tmp_path / "nope")], PIPELINE, source_for=SOURCES)
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()
     make_txt(tmp_path / "x" / "same.txt")
     make_txt(tmp_path / "y" / "same.txt")
     with pytest.raises(SourceError, match="collision"):
-        discover([str(tmp_path / "x"), str(tmp_path / "y")], PIPELINE)
+        discover([str(tmp_path / "x"), str(tmp_path / "y")], PIPELINE, source_for=SOURCES)
 
 
 def recorded_for(docs, tmp_path):
@@ -164,14 +165,14 @@ def test_unchanged_files_are_not_read_again_and_rehash_reads_them_all(tmp_path):
         (src / f"big{i}.txt").write_bytes(os.urandom(4 << 20).hex().encode()[: 4 << 20])
     corpus = 3 * (4 << 20)
     settle()
-    first, read = bytes_read(lambda: discover([str(src)], PIPELINE))
+    first, read = bytes_read(lambda: discover([str(src)], PIPELINE, source_for=SOURCES))
     assert read >= corpus
     _, recorded = recorded_for(first.documents, tmp_path)
 
-    again, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded))
+    again, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded, source_for=SOURCES))
     assert read < corpus // 50, read
     assert again.documents == first.documents
-    rehashed, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded, rehash=True))
+    rehashed, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded, rehash=True, source_for=SOURCES))
     assert read >= corpus
     assert [d.fingerprint for d in rehashed.documents] == [d.fingerprint for d in first.documents]
 
@@ -179,12 +180,12 @@ def test_unchanged_files_are_not_read_again_and_rehash_reads_them_all(tmp_path):
 def test_a_rewrite_that_keeps_the_mtime_but_not_the_size_is_hashed(tmp_path):
     doc = make_txt(tmp_path / "a.txt", topic="Before")
     settle()
-    first = discover([str(tmp_path)], PIPELINE).documents
+    first = discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents
     _, recorded = recorded_for(first, tmp_path)
     mtime = doc.stat().st_mtime_ns
     make_txt(doc, topic="After the rewrite", n=4)
     os.utime(doc, ns=(mtime, mtime))  # as `cp -p`, rsync -t or tar restore it
-    found = discover([str(tmp_path)], PIPELINE, recorded=recorded).documents[0]
+    found = discover([str(tmp_path)], PIPELINE, recorded=recorded, source_for=SOURCES).documents[0]
     assert found.content_sha256 == hashlib.sha256(doc.read_bytes()).hexdigest() != first[0].content_sha256
 
 
@@ -194,15 +195,15 @@ def test_a_touch_is_hashed_once_then_its_new_stat_is_trusted(tmp_path):
     doc = src / "a.txt"
     doc.write_text("touch me\n" * 200_000)
     settle()
-    first = discover([str(src)], PIPELINE).documents
+    first = discover([str(src)], PIPELINE, source_for=SOURCES).documents
     state, recorded = recorded_for(first, tmp_path)
     os.utime(doc, ns=(10**18, 10**18))
     settle()
-    touched, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded))
+    touched, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=recorded, source_for=SOURCES))
     assert read >= doc.stat().st_size and touched.documents[0].fingerprint == first[0].fingerprint
     state.refresh_versions(touched.documents)
     refreshed = state.recorded_versions()
-    _, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=refreshed))
+    _, read = bytes_read(lambda: discover([str(src)], PIPELINE, recorded=refreshed, source_for=SOURCES))
     assert read < doc.stat().st_size // 50
 
 
@@ -218,10 +219,10 @@ def test_a_stat_recorded_within_the_timestamp_granularity_proves_nothing(tmp_pat
 
     doc = make_txt(tmp_path / "a.txt", topic="Bytes B")
     stat = FileStat.of(doc.stat())
-    on_disk = discover([str(tmp_path)], PIPELINE).documents[0]
+    on_disk = discover([str(tmp_path)], PIPELINE, source_for=SOURCES).documents[0]
     observed = max(stat.mtime_ns, stat.ctime_ns) + (RACY_WINDOW_NS + 1 if clean else 1_000_000)
     stale = replace(on_disk, content_sha256="a" * 64, fingerprint="f" * 64, mtime_ns=stat.mtime_ns,
                     ctime_ns=stat.ctime_ns, inode=stat.inode, size=stat.size, observed_ns=observed)
     _, recorded = recorded_for([stale], tmp_path)
-    found = discover([str(tmp_path)], PIPELINE, recorded=recorded).documents[0]
+    found = discover([str(tmp_path)], PIPELINE, recorded=recorded, source_for=SOURCES).documents[0]
     assert found.content_sha256 == ("a" * 64 if clean else on_disk.content_sha256)

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from docflow.adapters.embedders.embed import embed_texts, load_model, resolve_model
+from docflow.adapters.embedders import embed_texts
+from docflow.adapters.embedders.sentence_transformers import load_model, resolve_model
 from docflow.core.errors import ParseError, ResourceError, classify
 from docflow.core.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
 from docflow.adapters.parsers.parse import IN_PROCESS_MAX_BYTES, _SAMPLES, limited, parse_document

@@ -8,8 +8,9 @@ import pytest
 from docflow.core.models import DocStatus, ErrorClass
 from docflow.core import resume
 from docflow.core import verify
-from docflow.core import process as process_module
+from docflow.adapters.parsers import parse as parse_module
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 from docflow.core.errors import DocflowSystemError
 from docflow.core.process import process_batch
 from tests import docbuilders as b
@@ -27,7 +28,7 @@ def ledger_rows(ctx):
 
 
 def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
-    real = process_module.parse_document
+    real = parse_module.parse_document
     calls = {"n": 0}
 
     def parse(path, doc_type, **options):
@@ -37,7 +38,7 @@ def inject(monkeypatch, failing_doc: str, exc: BaseException, times: int):
                 raise exc
         return real(path, doc_type, **options)
 
-    monkeypatch.setattr(process_module, "parse_document", parse)
+    monkeypatch.setattr(parse_module, "parse_document", parse)
     return calls
 
 
@@ -103,7 +104,7 @@ def test_a_changed_document_replaces_its_chunks_exactly(batch_setup, tmp_path):
     process_batch(docs, ctx, to(ctx), sleep=lambda s: None)
     target_doc = docs[0]
     b.make_txt(__import__("pathlib").Path(target_doc.path), topic="Rewritten", n=1)
-    fresh = discover([target_doc.root], "x" * 64).documents[0]
+    fresh = discover([target_doc.root], "x" * 64, source_for=SOURCES).documents[0]
     assert fresh.fingerprint != target_doc.fingerprint
     process_batch([fresh], ctx, to(ctx), sleep=lambda s: None)
     rows = chunk_rows(ctx)
@@ -153,7 +154,7 @@ def test_a_local_file_changed_after_discovery_is_recorded_as_parsed(batch_setup,
     path = source / "doc025.md"
     _change_during_run_then_revert(
         ctx,
-        lambda: discover([str(source)], ctx.pipeline_fingerprint).documents[0],
+        lambda: discover([str(source)], ctx.pipeline_fingerprint, source_for=SOURCES).documents[0],
         path.write_bytes,
     )
 
@@ -168,6 +169,6 @@ def test_an_s3_object_changed_after_discovery_is_recorded_as_parsed(batch_setup,
         client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
         _change_during_run_then_revert(
             ctx,
-            lambda: discover([f"s3://{BUCKET}/changing"], ctx.pipeline_fingerprint).documents[0],
+            lambda: discover([f"s3://{BUCKET}/changing"], ctx.pipeline_fingerprint, source_for=SOURCES).documents[0],
             lambda data: client.put_object(Bucket=BUCKET, Key="changing/doc025.md", Body=data),
         )

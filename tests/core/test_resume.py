@@ -11,8 +11,9 @@ from docflow.adapters.stores.lancedb import database
 from docflow.adapters.stores.lancedb.ledger import LanceState
 from docflow.adapters.stores.lancedb.store import LanceStore
 from docflow.core import resume
-from docflow.core import process as process_module
+from docflow.adapters.parsers import parse as parse_module
 from docflow.core.discover import discover
+from tests.sources import SOURCES
 from docflow.core.process import process_batch
 from tests import docbuilders as b
 from tests.stores import to
@@ -97,7 +98,7 @@ def test_chunks_of_another_version_never_pass_for_the_ledgers_version(batch_setu
     path = Path(original.path)
     v1 = path.read_bytes()
     b.make_txt(path, topic="Rewritten", n=1)
-    v2 = discover([original.root], "x" * 64).documents[0]
+    v2 = discover([original.root], "x" * 64, source_for=SOURCES).documents[0]
     killed_before(monkeypatch, LanceState, "upsert", lambda: process_batch([v2], ctx, to(ctx), sleep=lambda s: None))
     path.write_bytes(v1)
 
@@ -116,14 +117,14 @@ def test_chunks_of_another_version_never_pass_for_the_ledgers_version(batch_setu
 def test_only_final_failures_are_restored(batch_setup, monkeypatch, exc, restored):
     ctx, docs = batch_setup
     bad = docs[1]
-    real = process_module.parse_document
+    real = parse_module.parse_document
 
     def parse(path, doc_type, **options):
         if path.endswith(bad.doc_id):  # the worker parses a private copy of that name
             raise exc
         return real(path, doc_type, **options)
 
-    monkeypatch.setattr(process_module, "parse_document", parse)
+    monkeypatch.setattr(parse_module, "parse_document", parse)
     killed_before(monkeypatch, PrefectCheckpoints, "record", lambda: process_batch(docs, ctx, to(ctx), sleep=lambda s: None))
     assert to(ctx).state.failed_doc_ids() == {bad.doc_id}
 

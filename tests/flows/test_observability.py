@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from flows.report import artifact_key
-from docflow.adapters.embedders.embed import default_model_path
+from docflow.adapters.embedders.sentence_transformers import default_model_path
 from tests import docbuilders as b
 
 pytestmark = pytest.mark.e2e

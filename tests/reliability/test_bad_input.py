@@ -27,7 +27,8 @@ from docflow.adapters.stores import open_state, open_store
 from docflow.core.models import LedgerEntry
 from docflow.core.chunk import ChunkSettings, chunk_elements
 from docflow.core.discover import Discovery, discover
-from docflow.adapters.embedders.embed import embed_texts
+from tests.sources import SOURCES
+from docflow.adapters.embedders import embed_texts
 from docflow.core.errors import classify
 from docflow.core.isolation import Limits, run_isolated
 from docflow.adapters.parsers.parse import parse_document
@@ -100,7 +101,7 @@ def check_unreadable(pipeline_fp: str) -> Unreadable | None:
         locked.chmod(0)
 
         def look() -> Unreadable:
-            found = discover([str(root)], pipeline_fp)
+            found = discover([str(root)], pipeline_fp, source_for=SOURCES)
             try:
                 parse_document(str(locked), "txt")
             except Exception as exc:  # noqa: BLE001 - the classification is what is checked
@@ -128,7 +129,7 @@ def run(tmp_path_factory) -> Run:
     )
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
-    found = discover([str(root)], pipeline.config.fingerprint())
+    found = discover([str(root)], pipeline.config.fingerprint(), source_for=SOURCES)
     for kind in kinds:
         if kind.after_discovery is not None:
             kind.after_discovery(root / kind.doc_id)

@@ -16,6 +16,7 @@ from docflow.core.settings import DocflowSettings
 from flows.pipeline import batch_context, build_pipeline, open_target
 from docflow.adapters.stores import open_store
 from docflow.core.discover import discover
+from docflow.adapters.sources import Sources
 from docflow.core.process import process_batch
 from docflow.core.retry import RetryPolicies
 from tests.stores import to
@@ -97,13 +98,12 @@ def http_source():
         server.server_close()
 
 
-def test_flaky_http_sources_follow_the_policies(http_source, tmp_path, monkeypatch):
+def test_flaky_http_sources_follow_the_policies(http_source, tmp_path):
     server, base = http_source
-    monkeypatch.setenv("DOCFLOW_REMOTE_TIMEOUT_S", "1")
-    settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home")
+    settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", remote_timeout_s=1)
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
-    found = discover([f"{base}{path}" for path in PLANS], pipeline.config.fingerprint())
+    found = discover([f"{base}{path}" for path in PLANS], pipeline.config.fingerprint(), source_for=Sources(settings.remote_timeout_s))
 
     # Discovery: the listing-time 500 was retried, the permanent 404 is a `missing` problem.
     assert {d.doc_id for d in found.documents} == {p.lstrip("/") for p in PLANS} - {"never.txt"}

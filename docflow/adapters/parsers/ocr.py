@@ -5,7 +5,7 @@ the fast path reads exactly and in milliseconds, and renders them at a DPI read 
 environment. So docflow OCRs page by page: the fast path first, then only the pages it found
 (almost) no text on, each rendered at the configured DPI and read by unstructured's image
 partitioner with the `ocr_only` strategy (tesseract; never `hi_res`, whose layout models need
-a model hub). Every OCR'd element is marked (`metadata.ocr_engine`), and the page being
+a model hub). Every OCR'd element is marked (docflow.core.elements), and the page being
 read is published to a `PageProgress` so a parse that hits its time cap can say how far it got.
 
 The system tools are Debian's `tesseract-ocr` (+ one `tesseract-ocr-LANG` per language) and
@@ -21,34 +21,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from docflow.core.elements import OCR_ENGINE, OCR_FIELD, OCR_SECONDS_FIELD, OcrSettings
 from docflow.core.errors import ParseError
 
-# Ad-hoc metadata fields: unstructured's own `detection_origin` is debug-only and dropped.
-OCR_FIELD, OCR_ENGINE = "ocr_engine", "tesseract"
-# Seconds the page took, on its first element: the run's timings show OCR as its own stage.
-OCR_SECONDS_FIELD = "ocr_page_s"
 # A page whose text layer holds fewer characters than this is a scan (perhaps with a stamped
 # page number or header): it is OCRed and its few text-layer characters are dropped, since
 # the OCR reads them too.
 MIN_TEXT_LAYER_CHARS = 16
 # Animated GIFs and WebPs are not page sequences; only TIFF holds multi-page scans.
 MULTI_PAGE_IMAGE_FORMATS = frozenset({"TIFF"})
-
-
-@dataclass(frozen=True)
-class OcrSettings:
-    """`languages` in tesseract's notation ("eng", "eng+deu"), each needing its
-    tesseract-ocr-LANG package; `dpi` is what PDF pages are rendered at before OCR."""
-
-    languages: str = "eng"
-    dpi: int = 200
-
-    @property
-    def language_list(self) -> list[str]:
-        return self.languages.split("+")
 
 
 class PageProgress:
@@ -161,11 +144,3 @@ def ocr_page(image: Any, page_number: int, ocr: OcrSettings) -> list[Any]:
         setattr(elements[0].metadata, OCR_SECONDS_FIELD, time.monotonic() - started)
     return elements
 
-
-def seconds(elements: list[Any]) -> float:
-    """OCR time spent on `elements` (0 for a document read without OCR)."""
-    return sum(getattr(e.metadata, OCR_SECONDS_FIELD, None) or 0.0 for e in elements)
-
-
-def is_ocr(element: Any) -> bool:
-    return getattr(element.metadata, OCR_FIELD, None) == OCR_ENGINE

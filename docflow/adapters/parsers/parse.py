@@ -26,12 +26,15 @@ import signal
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from docflow.adapters.parsers import ocr
-from docflow.core.errors import MissingError, ParseError, ResourceError
+from docflow.core.discover import SUPPORTED_TYPES
+from docflow.core.elements import OcrSettings
+from docflow.core.errors import ParseError, ResourceError
 from docflow.core.isolation import ChildDied, LimitExceeded, Limits, RemoteError, run_isolated
-from docflow.adapters.parsers.ocr import OcrSettings
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +64,28 @@ def parser_version() -> str:
     return f"{PARSER_NAME}=={version('unstructured')}+docflow.{PARSE_RULES_REVISION}"
 
 
+@dataclass(frozen=True)
+class UnstructuredParser:
+    """The Parser port over unstructured, with OCR for scans and images: every type discovery
+    knows (docflow.core.discover.SUPPORTED_TYPES)."""
+
+    ocr: OcrSettings = OcrSettings()
+
+    @property
+    def version(self) -> str:
+        return parser_version()
+
+    def supports(self, doc_type: str) -> bool:
+        return doc_type in _TYPES
+
+    def parse(self, path: str, doc_type: str, limits: Limits) -> list[Any]:
+        return limited(partial(parse_document, ocr_settings=self.ocr), limits)(path, doc_type)
+
+
+_TYPES = frozenset(SUPPORTED_TYPES.values())
+
+
 def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:
-    if not os.path.exists(path):
-        raise MissingError(f"file vanished before parsing: {path}", stage="parse")
     if os.path.getsize(path) == 0:
         raise ParseError("empty file (0 bytes)", stage="parse")
     if doc_type == "pdf":
@@ -189,13 +211,6 @@ IN_PROCESS_TYPES = frozenset({"txt", "md", "html", "csv", "tsv", "json", "eml"})
 IN_PROCESS_MAX_BYTES = 256 * 1024
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # parse_document reports the missing file with its proper class
-
-
 def limited(parse: ParseFn, limits: Limits) -> ParseFn:
     """`parse` run in a forked child under `limits`; `parse` itself when both caps are off.
 
@@ -211,7 +226,7 @@ def limited(parse: ParseFn, limits: Limits) -> ParseFn:
         return parse
 
     def run(path: str, doc_type: str) -> list[Any]:
-        if doc_type in IN_PROCESS_TYPES and _size(path) <= IN_PROCESS_MAX_BYTES:
+        if doc_type in IN_PROCESS_TYPES and os.path.getsize(path) <= IN_PROCESS_MAX_BYTES:
             return parse(path, doc_type)
         _warm_up(doc_type)
         progress = ocr.PageProgress()

@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,14 @@ from docflow.core.settings import DocflowSettings
 from flows.pipeline import build_pipeline, open_target
 from docflow.adapters.stores import open_store, target_of
 from docflow.core.discover import discover
-from docflow.adapters.embedders.embed_onnx import artifact_dir
+from tests.sources import SOURCES
+from docflow.adapters.embedders.onnx import artifact_dir
 from docflow.core.search import search
 from tests import docbuilders as b
-from docflow.adapters.embedders.embed import (
+from docflow.adapters.embedders import embed_texts, embedder_for_table
+from docflow.adapters.embedders.sentence_transformers import (
     default_model_path,
     dimension_from_files,
-    embed_texts,
     embedding_dimension,
     model_revision,
     resolve_model,
@@ -36,6 +38,21 @@ def test_bundled_model_embeds_offline_with_unit_vectors():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # similar sentences are nearer than unrelated ones: the real model, not random vectors
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_the_backend_picks_the_embedder_and_every_backend_names_the_same_model():
+    from docflow.adapters.embedders import embedder_for
+    from docflow.adapters.embedders.onnx import OnnxEmbedder
+    from docflow.adapters.embedders.sentence_transformers import DEFAULT_MODEL_NAME, TorchEmbedder
+
+    path = default_model_path()
+    torch_embedder, int8 = embedder_for(path), embedder_for(path, EmbedBackend.ONNX_INT8, threads=1)
+    assert isinstance(torch_embedder, TorchEmbedder) and isinstance(int8, OnnxEmbedder)
+    assert (int8.backend, int8.threads) == (EmbedBackend.ONNX_INT8, 1)
+    for embedder in (torch_embedder, int8):
+        assert (embedder.name, embedder.revision, embedder.dimension) == (DEFAULT_MODEL_NAME, model_revision(path), 384)
+    with pytest.raises(DocflowSystemError, match="cpu only"):
+        embedder_for(path, EmbedBackend.ONNX, device="cuda")
 
 
 def test_dimension_from_config_files_matches_the_loaded_model():
@@ -111,8 +128,8 @@ def test_a_backend_change_changes_every_fingerprint_and_never_mixes_in_one_table
     assert torch_pipeline.config.fingerprint() != int8_pipeline.config.fingerprint()
     source = tmp_path / "src"
     b.make_corpus(source, 3, kinds=("txt",))
-    before = {d.doc_id: d.fingerprint for d in discover([str(source)], torch_pipeline.config.fingerprint()).documents}
-    after = {d.doc_id: d.fingerprint for d in discover([str(source)], int8_pipeline.config.fingerprint()).documents}
+    before = {d.doc_id: d.fingerprint for d in discover([str(source)], torch_pipeline.config.fingerprint(), source_for=SOURCES).documents}
+    after = {d.doc_id: d.fingerprint for d in discover([str(source)], int8_pipeline.config.fingerprint(), source_for=SOURCES).documents}
     assert before.keys() == after.keys() and all(before[k] != after[k] for k in before)  # all re-embed
 
     open_target(torch_settings, torch_pipeline)
@@ -128,19 +145,19 @@ def test_search_embeds_with_the_tables_backend_and_refuses_another(tmp_path, mod
     settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", embed_backend="onnx-int8")
     open_target(settings, build_pipeline(settings))
     store = open_store(target_of(settings))
-    assert search(store, "anything", cache_dir=model_cache) == []
+    assert search(store, "anything", partial(embedder_for_table, cache_dir=model_cache)) == []
     with pytest.raises(DocflowSystemError, match="embedded with backend onnx-int8"):
-        search(store, "anything", backend="torch", cache_dir=model_cache)
+        search(store, "anything", partial(embedder_for_table, backend="torch", cache_dir=model_cache))
 
 
 FIRST_USE = """
 import json, os, sys, time
 import docflow
-from docflow.adapters.embedders.embed import default_model_path, embed_texts
-from docflow.adapters.embedders import embed_onnx
+from docflow.adapters.embedders import embed_texts, onnx
+from docflow.adapters.embedders.sentence_transformers import default_model_path
 while not os.path.exists(sys.argv[2]):
     time.sleep(0.01)
-built = embed_onnx.ensure_built(default_model_path(), sys.argv[1], embed_onnx.EmbedBackend.ONNX_INT8)
+built = onnx.ensure_built(default_model_path(), sys.argv[1], onnx.EmbedBackend.ONNX_INT8)
 vector = embed_texts(["first use"], default_model_path(), backend="onnx-int8", cache_dir=sys.argv[1])
 print(json.dumps({"built": built.built, "path": str(built.path), "norm": float((vector ** 2).sum())}))
 """

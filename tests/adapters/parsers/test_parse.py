@@ -1,8 +1,24 @@
 import pytest
 
-from docflow.core.errors import MissingError, ParseError
+from docflow.core.errors import ParseError
 from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
+
+
+def test_every_discovered_type_has_a_parser_and_others_are_refused(tmp_path):
+    from docflow.adapters.parsers import parsers_for
+    from docflow.adapters.parsers.parse import UnstructuredParser
+    from docflow.core.discover import SUPPORTED_TYPES
+    from docflow.core.elements import OcrSettings
+    from docflow.core.isolation import Limits
+
+    parsers = parsers_for(OcrSettings())
+    assert all(isinstance(parsers(t), UnstructuredParser) for t in set(SUPPORTED_TYPES.values()))
+    with pytest.raises(ParseError, match="no parser for documents of type zip"):
+        parsers("zip")
+    path = b.make_txt(tmp_path / "notes.txt", topic="Retries")
+    through_port = parsers("txt").parse(str(path), "txt", Limits(timeout_s=60, memory_mb=1024))
+    assert [e.text for e in through_port] == [e.text for e in parse_document(str(path), "txt")]
 
 
 @pytest.mark.parametrize("kind", sorted(b.BUILDERS))
@@ -48,11 +64,6 @@ def test_empty_file_is_a_parse_error(tmp_path):
         parse_document(str(path), "txt")
 
 
-def test_vanished_file_is_missing(tmp_path):
-    with pytest.raises(MissingError):
-        parse_document(str(tmp_path / "gone.txt"), "txt")
-
-
 # --- OCR, spreadsheets, pandoc and LibreOffice formats ----------------------------------------
 
 import re  # noqa: E402
@@ -63,8 +74,7 @@ from docflow.core.models import ErrorClass  # noqa: E402
 from docflow.core.chunk import ChunkSettings, chunk_elements  # noqa: E402
 from docflow.core.errors import classify  # noqa: E402
 from docflow.core.isolation import Limits  # noqa: E402
-from docflow.adapters.parsers.ocr import OcrSettings, is_ocr  # noqa: E402
-from docflow.adapters.parsers.ocr import seconds as ocr_seconds  # noqa: E402
+from docflow.core.elements import OcrSettings, is_ocr, ocr_seconds  # noqa: E402
 from docflow.adapters.parsers.parse import limited  # noqa: E402
 
 CHUNKING = ChunkSettings(1000, 800, 200, 0)

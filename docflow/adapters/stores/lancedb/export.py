@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 from docflow.adapters.stores.lancedb import database
 from docflow.core.errors import DocflowSystemError
-from docflow.core.export import atomic_write_text, json_default, sha256_file
+from docflow.core.export import atomic_write_text, json_default
+from docflow.core.hashing import sha256_file
 from docflow.core.locations import is_remote, local_path
 from docflow.ports.store import ExportResult, PartInfo
 

@@ -9,7 +9,7 @@ from docflow.adapters.stores.lancedb.export import MANIFEST, STATE, read_manifes
 from docflow.adapters.stores.lancedb.store import LanceStore
 from docflow.core.chunk import Chunk
 from docflow.core.errors import DocflowSystemError
-from docflow.core.export import sha256_file
+from docflow.core.hashing import sha256_file
 from docflow.core.models import DocChunks, Target
 
 DIM = 4

