@@ -1,9 +1,10 @@
 """LanceDB and the checkpoint store on an S3-compatible object store: moto's server mode on
 loopback (a real HTTP S3 API, not a mock object), driven through the CLI.
 
-One server for the module, each test under its own keys. The runs go by address to a cluster
-whose workers find the bucket through the same AWS_* variables as the CLI; the test of storage
-options alone keeps the default local cluster, whose workers have no such variable."""
+One server for the module, each test under its own keys; the runs of the first two go by
+address to a cluster whose workers find the bucket through the same AWS_* variables as the CLI.
+The test of storage options alone and the GET-counting sync test (its own server and access
+log) keep the default local cluster."""
 
 import json
 import os
@@ -20,16 +21,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def s3_server(prefect_api, tmp_path_factory):
-    """(environment, access log): the log is what a test counts object GETs in."""
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log_path, "w") as log, moto_s3(log=log) as env:
-        yield env, log_path
-
-
-@pytest.fixture(scope="module")
-def s3(s3_server):
-    return s3_server[0]
+def s3(prefect_api):
+    with moto_s3() as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
@@ -126,31 +120,32 @@ def test_credentials_from_storage_options_alone(cli, s3, tmp_path):
     assert run("export", "--out", str(tmp_path / "snap"), "--db", db)["rows"] > 0
 
 
-def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(s3_cli, s3_server, tmp_path):
+def test_a_sync_of_an_s3_prefix_fetches_only_the_changed_objects(cli, tmp_path):
     """The listing's ETags decide what to fetch: a no-op sync GETs no object body, a changed
     object is fetched exactly once (by the worker that parses it), and an object re-uploaded
     with identical bytes keeps its ETag and is neither fetched nor reprocessed."""
-    env, log_path = s3_server
-    client = s3_client(env)
-    local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
-    for path in local:
-        client.put_object(Bucket="docflow", Key=f"changes/{path.name}", Body=path.read_bytes())
-    db = str(tmp_path / "db")
+    log_path = tmp_path / "moto.log"
+    with open(log_path, "w") as log, moto_s3(log=log) as env:
+        client = s3_client(env)
+        local = b.make_corpus(tmp_path / "src", 4, kinds=("txt", "md"))
+        for path in local:
+            client.put_object(Bucket="docflow", Key=f"docs/{path.name}", Body=path.read_bytes())
+        db = str(tmp_path / "db")
 
-    def sync(*extra):
-        mark = log_path.stat().st_size
-        result = s3_cli("sync", "s3://docflow/changes", "--db", db, "--json", *extra)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "changes/")
+        def sync(*extra):
+            mark = log_path.stat().st_size
+            result = cli("sync", "s3://docflow/docs", "--db", db, "--json", *extra, env=env)
+            assert result.returncode == 0, result.stderr[-3000:]
+            return json.loads(result.stdout), object_gets(log_path, mark, "docflow", "docs/")
 
-    first, gets = sync()
-    assert first["documents_processed"] == 4 and gets == 4
-    idle, gets = sync()
-    assert (idle["documents_processed"], idle["documents_skipped"], gets) == (0, 4, 0)
-    b.make_txt(local[0], topic="Changed in the bucket", n=2)
-    client.put_object(Bucket="docflow", Key=f"changes/{local[0].name}", Body=local[0].read_bytes())
-    client.put_object(Bucket="docflow", Key=f"changes/{local[1].name}", Body=local[1].read_bytes())
-    changed, gets = sync()
-    assert (changed["documents_processed"], changed["documents_skipped"], gets) == (1, 3, 1)
-    rehashed, gets = sync("--rehash")
-    assert (rehashed["documents_processed"], gets) == (0, 4)
+        first, gets = sync()
+        assert first["documents_processed"] == 4 and gets == 4
+        idle, gets = sync()
+        assert (idle["documents_processed"], idle["documents_skipped"], gets) == (0, 4, 0)
+        b.make_txt(local[0], topic="Changed in the bucket", n=2)
+        client.put_object(Bucket="docflow", Key=f"docs/{local[0].name}", Body=local[0].read_bytes())
+        client.put_object(Bucket="docflow", Key=f"docs/{local[1].name}", Body=local[1].read_bytes())
+        changed, gets = sync()
+        assert (changed["documents_processed"], changed["documents_skipped"], gets) == (1, 3, 1)
+        rehashed, gets = sync("--rehash")
+        assert (rehashed["documents_processed"], gets) == (0, 4)
