@@ -1,6 +1,7 @@
-"""One file of every supported format through the real CLI (Prefect server, Dask workers, the
-model, LanceDB): each is indexed, or, for .doc/.ppt without LibreOffice, failed with the
-message that says how to enable it; what is not a document is counted, never silent."""
+"""One file of every supported format through the real CLI (Prefect server, the session's warm
+Dask workers, the model, LanceDB): each is indexed, or, for .doc/.ppt without LibreOffice,
+failed with the message that says how to enable it; what is not a document is counted, never
+silent."""
 
 import json
 import shutil
@@ -41,15 +42,15 @@ def build_corpus(src) -> set[str]:
     return {p.name for p in src.iterdir()} - ({"letter.doc", "deck.ppt"} - legacy)
 
 
-def test_every_format_is_indexed_and_nothing_is_ignored_silently(cli, tmp_path):
+def test_every_format_is_indexed_and_nothing_is_ignored_silently(warm_cli, tmp_path):
     src, db = tmp_path / "src", tmp_path / "db"
     indexed = build_corpus(src)
     (src / "backup.zip").write_bytes(b"PK\x05\x06" + bytes(18))
 
-    result = cli("ingest", str(src), "--db", str(db), "--json")
+    result = warm_cli("ingest", str(src), "--db", str(db), "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
-    status = json.loads(cli("status", "--db", str(db), "--json", "--failed").stdout)
+    status = json.loads(warm_cli("status", "--db", str(db), "--json", "--failed").stdout)
     failed = {f["doc_id"]: f for f in status["failed"]}
     assert summary["documents_processed"] == len(indexed), failed
     for name in {"letter.doc", "deck.ppt"} - indexed:
@@ -65,7 +66,7 @@ def test_every_format_is_indexed_and_nothing_is_ignored_silently(cli, tmp_path):
     assert not any("OCR" in r["element_types"] for r in rows if r["doc_id"] == "staff.xlsx")
 
     def top_hit(query: str) -> list[dict]:
-        found = cli("search", query, "--db", str(db), "-k", "3", "--json")
+        found = warm_cli("search", query, "--db", str(db), "-k", "3", "--json")
         assert found.returncode == 0, found.stderr[-2000:]
         return json.loads(found.stdout)["hits"]
 

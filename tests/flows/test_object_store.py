@@ -1,5 +1,10 @@
 """LanceDB and the checkpoint store on an S3-compatible object store: moto's server mode on
-loopback (a real HTTP S3 API, not a mock object), driven through the CLI."""
+loopback (a real HTTP S3 API, not a mock object), driven through the CLI.
+
+One server for the module, each test under its own keys; the runs of the first two go by
+address to a cluster whose workers find the bucket through the same AWS_* variables as the CLI.
+The test of storage options alone and the GET-counting sync test (its own server and access
+log) keep the default local cluster."""
 
 import json
 import os
@@ -7,25 +12,43 @@ import os
 import pytest
 
 from tests import docbuilders as b
+from tests.conftest import run_cli
+from tests.daskcluster import dask_cluster
 from tests.s3server import client as s3_client
 from tests.s3server import moto_s3, object_gets
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def s3(prefect_api):
     with moto_s3() as env:
         yield env
 
 
-def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
+@pytest.fixture(scope="module")
+def s3_cluster(s3, tmp_path_factory):
+    with dask_cluster(tmp_path_factory.mktemp("s3-dask"), env=s3) as (address, _):
+        yield address
+
+
+@pytest.fixture
+def s3_cli(s3, s3_cluster):
+    """The CLI with the bucket's variables, its runs on the module's cluster."""
+
+    def run(*args: str, env: dict | None = None):
+        return run_cli(*args, env={**s3, "DOCFLOW_ADDRESS": s3_cluster, **(env or {})})
+
+    return run
+
+
+def test_ingest_rerun_search_and_verify_on_s3(s3_cli, s3, tmp_path):
     src = tmp_path / "src"
     docs = b.make_corpus(src, 6, kinds=("txt", "md", "html"))
     db = "s3://docflow/lancedb"
 
     def run(*args):
-        result = cli(*args, "--json", env=s3)
+        result = s3_cli(*args, "--json")
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout)
 
@@ -48,7 +71,7 @@ def test_ingest_rerun_search_and_verify_on_s3(cli, s3, tmp_path):
     assert fs.ls("docflow/lancedb/_docflow/checkpoints/chunks"), "checkpoints live in the bucket"
 
 
-def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
+def test_documents_listed_from_an_s3_prefix(s3_cli, s3, tmp_path):
     import boto3
 
     local = b.make_corpus(tmp_path / "src", 3, kinds=("txt", "md", "html"))
@@ -59,7 +82,7 @@ def test_documents_listed_from_an_s3_prefix(cli, s3, tmp_path):
     db = str(tmp_path / "db")
 
     def run(*args):
-        result = cli(*args, "--json", env=s3)
+        result = s3_cli(*args, "--json")
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout)
 
