@@ -110,8 +110,7 @@ class DocumentSource(Block):
     def _readable_roots(cls, roots: list[str]) -> list[str]:
         """A URL whose fsspec file system is not installed here (gs:// without gcsfs) or does
         not exist would only fail at run time, so it is refused when the block is saved."""
-        import fsspec
-
+        from docflow.adapters.sources import unreadable_reason
         from docflow.core.locations import is_remote, local_path
 
         checked = []
@@ -119,11 +118,9 @@ class DocumentSource(Block):
             if not is_remote(root):
                 checked.append(local_path(root))
                 continue
-            scheme = root.split("://", 1)[0]
-            try:
-                fsspec.get_filesystem_class(scheme)
-            except (ValueError, ImportError) as exc:
-                raise ValueError(f"{root!r}: docflow cannot read {scheme}:// here ({exc})") from exc
+            reason = unreadable_reason(root)
+            if reason:
+                raise ValueError(f"{root!r}: {reason}")
             checked.append(root)
         return checked
 

@@ -10,7 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from docflow.adapters.stores import destination
-from docflow.core import credentials
+from blocks import worker_credentials
 from docflow.core.errors import DocflowError, classify
 from docflow.core.models import BatchResult, DocRef, Stage
 from docflow.core.process import BatchContext, process_batch
@@ -20,7 +20,7 @@ from docflow.core.process import BatchContext, process_batch
 def process_batch_task(docs: Sequence[DocRef], ctx: BatchContext, resumed: bool = False) -> BatchResult:
     try:
         # The worker's own storage options, never submitted with the batch.
-        target = credentials.on_worker(ctx.target, ctx.run_id)
+        target = worker_credentials.on_worker(ctx.target, ctx.run_id)
         return process_batch(docs, ctx, destination(target, ctx.generation), resumed=resumed)
     except DocflowError:
         raise

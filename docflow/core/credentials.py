@@ -4,12 +4,11 @@ A batch's context goes through the Dask scheduler to whichever workers are conne
 the scheduler is whatever the caller's `address` names. So the target that is submitted names
 where its storage options come from instead of carrying them, and each worker reads them from
 its own side: the named target block (loaded from the Prefect API the worker reports to) or its
-own DOCFLOW_STORAGE_OPTIONS. A worker without them falls back to its AWS_* environment, as
-LanceDB and s3fs do without options."""
+own DOCFLOW_STORAGE_OPTIONS (blocks/worker_credentials.py). A worker without them falls back to
+its AWS_* environment, as the stores and s3fs do without options."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -26,26 +25,6 @@ def for_workers(target: Target, settings: DocflowSettings) -> Target:
         return target
     source = f"{BLOCK_PREFIX}{settings.storage_block}" if settings.storage_block else FROM_ENVIRONMENT
     return replace(target, storage_options=(), credentials=source)
-
-
-def on_worker(target: Target, run_id: str) -> Target:
-    """The submitted target with this worker's storage options filled in."""
-    if target.storage_options or not target.credentials:
-        return target
-    return replace(target, storage_options=_options(target.credentials, run_id))
-
-
-@functools.lru_cache(maxsize=4)
-def _options(source: str, run_id: str) -> tuple[tuple[str, str], ...]:
-    """Once per run and worker process: a block edited between runs is read again."""
-    if source.startswith(BLOCK_PREFIX):
-        from blocks.config import LanceDBTarget
-
-        block = LanceDBTarget.load(source.removeprefix(BLOCK_PREFIX))
-        options = block.storage_options.get_secret_value()
-    else:
-        options = DocflowSettings().storage_options
-    return tuple(sorted((str(k), str(v)) for k, v in options.items()))
 
 
 # Object-store option names as settings and blocks carry them -> s3fs's, for fsspec users

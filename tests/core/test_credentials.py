@@ -14,6 +14,7 @@ from blocks import LanceDBTarget
 from docflow.core.models import Target
 from docflow.core.settings import DocflowSettings
 from docflow.core.summary import discrepancies
+from blocks import worker_credentials
 from docflow.core import credentials
 from tests import docbuilders as b
 from tests.daskcluster import dask_cluster
@@ -28,7 +29,7 @@ def test_the_submitted_target_carries_no_secret_and_a_worker_restores_it(monkeyp
     assert (sent.storage_options, sent.credentials) == ((), "env") and SECRET not in repr(sent.__dict__)
     assert credentials.for_workers(target, DocflowSettings(storage_block="prod")).credentials == "block:prod"
     monkeypatch.setenv("DOCFLOW_STORAGE_OPTIONS", json.dumps(OPTIONS))
-    assert credentials.on_worker(sent, "run-1").options == OPTIONS
+    assert worker_credentials.on_worker(sent, "run-1").options == OPTIONS
     plain = Target("/db", "chunks", "/db/cp")
     assert credentials.for_workers(plain, DocflowSettings()) is plain
 

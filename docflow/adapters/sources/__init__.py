@@ -31,3 +31,20 @@ def _fsspec(sources: Sources) -> Source:
 
 
 SCHEMES: dict[str, Callable[[Sources], Source]] = {"file": lambda sources: LocalSource()}
+
+
+def unreadable_reason(location: str) -> str | None:
+    """Why this installation cannot read `location` (a URL scheme no installed source or fsspec
+    file system handles), or None; lets a block refuse it when saved, not at run time."""
+    if not is_remote(location):
+        return None
+    scheme = urlsplit(location).scheme.lower()
+    if scheme in SCHEMES:
+        return None
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except (ValueError, ImportError) as exc:
+        return f"docflow cannot read {scheme}:// here ({exc})"
+    return None
