@@ -18,7 +18,7 @@ from docflow.core.errors import ParseError
 from docflow.core.process import process_batch
 from docflow.core.retry import RetryPolicies
 from tests import docbuilders as b
-from tests.flows.test_ingest import assert_exact, ledger
+from tests.flows.support import assert_exact, ledger
 from tests.stores import to
 
 

@@ -10,7 +10,7 @@ import pytest
 from docflow.core.models import BatchResult, DocOutcome, DocStatus, ErrorClass
 from docflow.core.summary import RunCounters, discrepancies
 from tests import docbuilders as b
-from tests.flows.test_ingest import assert_exact
+from tests.flows.support import assert_exact
 
 
 def _done(doc_id: str) -> DocOutcome:

@@ -16,7 +16,7 @@ from docflow import server
 from tests import docbuilders as b
 from tests.conftest import run_cli
 from tests.deployments.support import Rest, running
-from tests.flows.test_ingest import assert_exact
+from tests.flows.support import assert_exact
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from docflow.core.retry import RetryPolicies, RetryPolicy
 from tests import docbuilders as b
 from tests.conftest import SESSION_DIR, run_cli
 from tests.deployments.support import TERMINAL, Rest, running
-from tests.flows.test_ingest import assert_exact, ledger, table_rows
+from tests.flows.support import assert_exact, ledger, table_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 
 from docflow.core.summary import discrepancies
 from tests import docbuilders as b
-from tests.flows.test_ingest import assert_exact, ledger
+from tests.flows.support import assert_exact, ledger
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests import docbuilders as b
 from tests.daskcluster import dask_cluster
-from tests.flows.test_ingest import assert_exact, ledger
+from tests.flows.support import assert_exact, ledger
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
-from tests.flows.test_ingest import ledger
+from tests.flows.support import ledger
 
 pytestmark = pytest.mark.e2e
 

@@ -7,53 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from docflow.core.summary import discrepancies
-from docflow.adapters.stores.lancedb import database
 from tests import docbuilders as b
+from tests.flows.support import assert_exact, ingest, ledger, table_rows
 
 pytestmark = pytest.mark.e2e
 
 GOOD = {"a.txt": b.make_txt, "b.md": b.make_md, "c.html": b.make_html, "d.pdf": b.make_pdf,
         "e.docx": b.make_docx, "f.pptx": b.make_pptx, "g.eml": b.make_eml}
-
-
-def ingest(cli, *args):
-    result = cli("ingest", *args, "--json")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
-    assert not discrepancies(summary), discrepancies(summary)
-    return summary
-
-
-def table_rows(db: Path, table: str = "chunks") -> list[dict]:
-    t = database.open_table(database.connect(str(db), {}), table)
-    return t.to_arrow().to_pylist() if t is not None else []
-
-
-def ledger(db: Path) -> dict[str, dict]:
-    return {r["doc_id"]: r for r in table_rows(db, "chunks_ledger")}
-
-
-def assert_exact(db: Path, expected_docs: set[str]) -> list[dict]:
-    """Every expected document has chunks, each (doc_id, chunk_index) once, all carrying the
-    fingerprint the ledger holds as current, and nothing else is in the table."""
-    rows = table_rows(db)
-    keys = Counter((r["doc_id"], r["chunk_index"]) for r in rows)
-    assert not [k for k, n in keys.items() if n > 1], "duplicate chunks"
-    assert {r["doc_id"] for r in rows} == expected_docs
-    current = ledger(db)
-    for r in rows:
-        assert current[r["doc_id"]]["status"] == "done"
-        assert r["fingerprint"] == current[r["doc_id"]]["fingerprint"], f"stale chunk {r['chunk_id']}"
-    for doc_id in expected_docs:
-        indexes = sorted(i for d, i in keys if d == doc_id)
-        assert indexes == list(range(len(indexes))), f"gap in {doc_id}"
-    return rows
 
 
 def test_ingest_rerun_change_failures_and_retry(cli, tmp_path):

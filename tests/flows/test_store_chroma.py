@@ -9,8 +9,7 @@ import pytest
 from docflow.adapters.stores import open_state, open_store
 from docflow.core.models import Target
 from tests import docbuilders as b
-from tests.flows.test_ingest import ingest
-from tests.flows.test_sync import sync
+from tests.flows.support import ingest, sync
 from tests.storesupport import exactness_problems
 
 pytestmark = pytest.mark.e2e

@@ -1,14 +1,12 @@
 """Incremental sync end to end on real files, a real Prefect server, Dask and LanceDB."""
 
-import json
 import shutil
 
 import pytest
 
-from docflow.core.summary import discrepancies
 from tests import docbuilders as b
 from tests.procio import bytes_read
-from tests.flows.test_ingest import assert_exact, ledger, table_rows
+from tests.flows.support import assert_exact, ledger, sync, table_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -17,14 +15,6 @@ pytestmark = pytest.mark.e2e
 def cli(warm_cli):
     """These flows run on the session's warm Dask cluster, by address."""
     return warm_cli
-
-
-def sync(cli, *args, expect=0):
-    result = cli("sync", *args, "--json")
-    assert result.returncode == expect, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
-    assert not discrepancies(summary), discrepancies(summary)
-    return summary
 
 
 def test_sync_adds_updates_deletes_exactly_and_is_idempotent(cli, tmp_path):

@@ -19,7 +19,7 @@ import pytest
 from docflow import server
 from flows.orphans import ACTIVE_DIR
 from tests import docbuilders as b
-from tests.flows.test_ingest import assert_exact, ledger
+from tests.flows.support import assert_exact, ledger
 
 pytestmark = pytest.mark.e2e
 
