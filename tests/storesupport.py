@@ -96,10 +96,11 @@ def pipeline_context(root: Path, kind: str, run_id: str):
 def run_batch(root: Path, kind: str, source: Path, run_id: str, resumed: bool = False):
     from docflow.core.discover import discover
     from docflow.core.process import process_batch
+    from tests.sources import SOURCES
     from tests.stores import to
 
     ctx, fingerprint = pipeline_context(root, kind, run_id)
-    docs = discover([str(source)], fingerprint).documents
+    docs = discover([str(source)], fingerprint, source_for=SOURCES).documents
     return process_batch(docs, ctx, to(ctx), sleep=lambda s: None, resumed=resumed), docs
 
 

@@ -4,6 +4,7 @@ worker is after its first batch) does not deadlock the parse."""
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -30,8 +31,13 @@ def test_the_value_and_the_exception_come_back_from_the_child():
 
 
 class Unpicklable(Exception):
+    """Cannot cross a pipe however exceptions are pickled: a lock in its state (tblib's
+    reducers, which some libraries install process-wide, would rebuild the two-argument
+    constructor without calling it)."""
+
     def __init__(self, a, b):
         super().__init__(f"{a}/{b}")
+        self.handle = threading.Lock()
 
 
 def test_an_exception_that_cannot_be_pickled_arrives_as_its_type_and_message():
