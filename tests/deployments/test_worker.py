@@ -283,7 +283,7 @@ def test_a_schedule_fires_on_its_own_and_syncs_the_change(deployment, rest, work
     turned on, nobody triggering anything. The server's scheduler service must create the run
     by itself and the worker must run it; the sync then carries a changed document into the
     table. (SQLAlchemy 2.1 broke exactly this: runs started by hand worked, scheduled ones were
-    never created.) Runs on the warm cluster so the sync itself costs seconds."""
+    never created.)"""
     src, db = tmp_path / "src", tmp_path / "db"
     docs = b.make_corpus(src, 3, kinds=("txt", "md"))
     first = run_cli("ingest", str(src), "--db", str(db), env={"DOCFLOW_ADDRESS": warm_cluster})
@@ -292,7 +292,9 @@ def test_a_schedule_fires_on_its_own_and_syncs_the_change(deployment, rest, work
     changed.write_text(changed.read_text() + "\nThe scheduled sync brought marker SCHEDFIRED7731.\n")
 
     sync = rest.deployment(get("sync").full_name)
-    parameters = {"paths": [str(src)], "db": str(db), "address": warm_cluster}
+    # The deployment run starts its own local cluster: a deployment run sent to an existing
+    # cluster by `address` is not covered here (see the closing note of 2026-12-02).
+    parameters = {"paths": [str(src)], "db": str(db)}
     patched = httpx.patch(f"{rest.api_url}/deployments/{sync['id']}", json={"parameters": parameters}, timeout=30)
     assert patched.status_code == 204, patched.text
     anchor = datetime.now(UTC) + timedelta(seconds=3)
