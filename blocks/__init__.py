@@ -1,8 +1,8 @@
 """docflow's Prefect blocks. `prefect block register -m blocks` registers every class listed
 here (Prefect looks for Block subclasses among this module's attributes)."""
 
-from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from blocks.config import DaskCluster, DocumentSource, Embedder, StoreTarget, RetryPoliciesBlock
 
-BLOCK_TYPES = (LanceDBTarget, Embedder, DocumentSource, RetryPoliciesBlock, DaskCluster)
+BLOCK_TYPES = (StoreTarget, Embedder, DocumentSource, RetryPoliciesBlock, DaskCluster)
 
-__all__ = ["BLOCK_TYPES", "DaskCluster", "DocumentSource", "Embedder", "LanceDBTarget", "RetryPoliciesBlock"]
+__all__ = ["BLOCK_TYPES", "DaskCluster", "DocumentSource", "Embedder", "StoreTarget", "RetryPoliciesBlock"]

@@ -16,13 +16,11 @@ from docflow.core.settings import ADDRESS_PATTERN, DocflowSettings
 from docflow.core.retry import RetryPolicies
 
 
-class LanceDBTarget(Block):
-    """Where chunks are written: a store's database and the chunk table inside it. The class
-    and its slug keep their first store's name, so blocks saved before other stores existed
-    still load."""
+class StoreTarget(Block):
+    """Where chunks are written: a store's database and the chunk table inside it."""
 
-    _block_type_name = "docflow LanceDB target"
-    _block_type_slug = "docflow-lancedb-target"
+    _block_type_name = "docflow store target"
+    _block_type_slug = "docflow-store-target"
 
     store: str = Field(
         "",
@@ -58,7 +56,7 @@ class DaskCluster(Block):
     address: str = Field(
         ...,
         pattern=ADDRESS_PATTERN,
-        description="Scheduler address, e.g. tcp://10.0.0.5:8786. The LanceDB URI and the "
+        description="Scheduler address, e.g. tcp://10.0.0.5:8786. The store's database and the "
         "checkpoint directory must be storage every worker sees.",
     )
 

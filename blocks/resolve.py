@@ -14,7 +14,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from blocks.config import DaskCluster, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from blocks.config import DaskCluster, DocumentSource, Embedder, StoreTarget, RetryPoliciesBlock
+from docflow.adapters.stores import with_store_defaults
 from docflow.core.settings import DocflowSettings
 from docflow.core.locations import is_remote, local_path
 from docflow.core.confine import NotAllowed, check
@@ -63,7 +64,8 @@ class FlowInputs:
             "storage_options": self.storage_options,
             "storage_block": self.storage_block if self.storage_options else None,
         }
-        return absolute_locations(DocflowSettings(**{k: v for k, v in overrides.items() if v is not None}))
+        chosen = DocflowSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return absolute_locations(with_store_defaults(chosen))
 
 
 def absolute_locations(settings: DocflowSettings) -> DocflowSettings:
@@ -127,7 +129,7 @@ def resolve(
     cluster: str | None = None,
 ) -> FlowInputs:
     src = DocumentSource.load(source) if source else None
-    tgt = LanceDBTarget.load(target) if target else None
+    tgt = StoreTarget.load(target) if target else None
     emb = Embedder.load(embedder) if embedder else None
     chosen_paths = paths or (src.roots if src else None)
     if not chosen_paths:
@@ -154,7 +156,7 @@ def resolve(
     )
 
 
-def _storage_options(target: LanceDBTarget | None) -> dict[str, str] | None:
+def _storage_options(target: StoreTarget | None) -> dict[str, str] | None:
     """The target block's options in clear text, for LanceDB and s3fs; None keeps settings'."""
     if target is None:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
-from blocks.config import LanceDBTarget
+from blocks.config import StoreTarget
 from docflow.core.credentials import BLOCK_PREFIX
 from docflow.core.models import Target
 from docflow.core.settings import DocflowSettings
@@ -24,7 +24,7 @@ def on_worker(target: Target, run_id: str) -> Target:
 def _options(source: str, run_id: str) -> tuple[tuple[str, str], ...]:
     """Once per run and worker process: a block edited between runs is read again."""
     if source.startswith(BLOCK_PREFIX):
-        block = LanceDBTarget.load(source.removeprefix(BLOCK_PREFIX))
+        block = StoreTarget.load(source.removeprefix(BLOCK_PREFIX))
         options = block.storage_options.get_secret_value()
     else:
         options = DocflowSettings().storage_options

@@ -22,7 +22,7 @@ from flows import orphans
 from flows.observers import current
 from flows.params import Store, Table
 from flows.progress import ArtifactFeed, ProgressEvent
-from docflow.adapters.stores import open_state, open_store, target_of
+from docflow.adapters.stores import open_state, open_store, target_of, with_store_defaults
 from docflow.adapters.stores.reports import export_reports, record_export
 from docflow.ports.store import snapshots
 
@@ -52,7 +52,7 @@ def export(
             Export needs one with pinned versions.
     """
     logger = get_run_logger()
-    settings = DocflowSettings(**{k: v for k, v in {"db": db, "table": table, "store": store}.items() if v})
+    settings = with_store_defaults(DocflowSettings(**{k: v for k, v in {"db": db, "table": table, "store": store}.items() if v}))
     confine([("database", settings.db), ("export directory", out)], settings)
     orphans.track(settings.home, logger)
     started_at, started = datetime.now(UTC), time.monotonic()

@@ -111,14 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from docflow.core.settings import DocflowSettings
+    from docflow.service import settings_from
 
     try:
-        settings = DocflowSettings(**settings_from_args(args))
-        if settings.store:
-            from docflow.adapters.stores import resolve_name
-
-            resolve_name(settings.store)
+        settings = settings_from(settings_from_args(args))
     except ValueError as exc:
         print(f"docflow: bad settings: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -53,7 +53,11 @@ class DocflowSettings(BaseSettings):
         description="Vector store adapter by its registered name (docflow.adapters.stores; "
         "packages add theirs under the entry point group docflow.stores); empty: the default.",
     )
-    db: str = Field("./lancedb", description="The store's database URI (a directory, or an object-store URL).")
+    db: str = Field(
+        "",
+        description="The store's database URI (a directory, or an object-store URL); empty: the "
+        "store's own default directory (docflow.adapters.stores.with_store_defaults).",
+    )
     table: str = Field("chunks", description="Chunk table name; the ledger is <table>_ledger.")
     model: str | None = Field(
         None,

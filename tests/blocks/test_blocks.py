@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from blocks import BLOCK_TYPES, DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from blocks import BLOCK_TYPES, DocumentSource, Embedder, StoreTarget, RetryPoliciesBlock
 from blocks.resolve import resolve
 from docflow.core.retry import RetryPolicies, RetryPolicy
 
@@ -54,20 +54,20 @@ def test_prefect_block_register_finds_every_block(prefect_api, tmp_path):
 
 @pytest.mark.e2e
 def test_storage_options_are_secret_in_the_api_and_usable_when_loaded(prefect_api):
-    LanceDBTarget(uri="s3://bucket/db", storage_options={"aws_secret_access_key": "s3cr3t"}).save(
+    StoreTarget(uri="s3://bucket/db", storage_options={"aws_secret_access_key": "s3cr3t"}).save(
         "secret-target", overwrite=True
     )
     stored = httpx.get(
-        f"{prefect_api}/block_types/slug/docflow-lancedb-target/block_documents/name/secret-target"
+        f"{prefect_api}/block_types/slug/docflow-store-target/block_documents/name/secret-target"
     ).json()
     assert "s3cr3t" not in str(stored["data"])
-    loaded = LanceDBTarget.load("secret-target")
+    loaded = StoreTarget.load("secret-target")
     assert loaded.storage_options.get_secret_value() == {"aws_secret_access_key": "s3cr3t"}
 
 
 @pytest.mark.e2e
 def test_resolve_fills_from_blocks_and_plain_values_win(prefect_api):
-    LanceDBTarget(uri="/data/db", table="docs").save("rt-target", overwrite=True)
+    StoreTarget(uri="/data/db", table="docs").save("rt-target", overwrite=True)
     DocumentSource(roots=["/data/src"], include=["*.md"], exclude=["draft*"]).save("rt-source", overwrite=True)
     Embedder(model="/models/minilm", batch_size=8, device="cpu", backend="onnx-int8").save("rt-embedder", overwrite=True)
     RetryPoliciesBlock(policies=RetryPolicies(parse=RetryPolicy(retries=0))).save("rt-retry", overwrite=True)
@@ -91,7 +91,7 @@ def test_a_target_blocks_storage_options_reach_the_run_in_clear(prefect_api):
     from docflow.adapters.stores import target_of
 
     options = {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s3cr3t", "aws_region": "eu-west-1"}
-    LanceDBTarget(uri="s3://bucket/db", storage_options=options).save("s3-target", overwrite=True)
+    StoreTarget(uri="s3://bucket/db", storage_options=options).save("s3-target", overwrite=True)
     inputs = resolve(**{**PLAIN, "paths": ["/x"], "target": "s3-target"})
     target = target_of(inputs.settings())
     assert (target.db, target.options) == ("s3://bucket/db", options)

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from blocks import LanceDBTarget
+from blocks import StoreTarget
 from docflow.core.models import Target
 from docflow.core.settings import DocflowSettings
 from docflow.core.summary import discrepancies
@@ -72,7 +72,7 @@ def _ingest_and_record(source: str, options: dict, tmp_path, ingest) -> None:
         worker_env["DOCFLOW_STORAGE_OPTIONS"] = json.dumps(options)
         os.environ["DOCFLOW_STORAGE_OPTIONS"] = json.dumps(options)  # the flow's own settings
     else:
-        LanceDBTarget(uri=db, storage_options=options).save("payload-target", overwrite=True)
+        StoreTarget(uri=db, storage_options=options).save("payload-target", overwrite=True)
         parameters["target"] = "payload-target"
     try:
         with dask_cluster(tmp_path / "dask", ("w1",), env=worker_env,

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from blocks import DocumentSource, Embedder, LanceDBTarget, RetryPoliciesBlock
+from blocks import DocumentSource, Embedder, StoreTarget, RetryPoliciesBlock
 from deployments.prefect_yaml import REPO_ROOT
 from deployments.registry import DEPLOYMENTS, WORK_POOL, get
 from docflow.adapters.stores.lancedb import database
@@ -144,7 +144,7 @@ def test_api_run_with_block_names_and_plain_values(deployment, rest, worker_log,
     b.make_md(src / "b.md", topic="Beta")
     b.make_html(src / "c.html", topic="Excluded by the source block")
     b.make_corrupt_pdf(src / "broken.pdf")
-    LanceDBTarget(uri=str(db), table="from-block").save("e2e-target", overwrite=True)
+    StoreTarget(uri=str(db), table="from-block").save("e2e-target", overwrite=True)
     DocumentSource(roots=[f"file://{src}"], exclude=["*.html"]).save("e2e-source", overwrite=True)
     Embedder(batch_size=4, device="cpu").save("e2e-embedder", overwrite=True)
     RetryPoliciesBlock(policies=RetryPolicies(parse=RetryPolicy(retries=0))).save("e2e-retry", overwrite=True)

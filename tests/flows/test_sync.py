@@ -79,13 +79,13 @@ def test_mass_deletion_guard_on_an_emptied_or_vanished_source(cli, tmp_path):
 
 def test_a_scheduled_sync_runs_from_block_names_alone(warm_cluster, tmp_path):
     """What the hourly deployment does: no paths or URIs in the run, only saved blocks."""
-    from blocks import DaskCluster, DocumentSource, LanceDBTarget
+    from blocks import DaskCluster, DocumentSource, StoreTarget
     from flows.sync import sync as sync_flow
 
     src, db = tmp_path / "src", tmp_path / "db"
     paths = b.make_corpus(src, 6, kinds=("txt", "md"))
     DocumentSource(roots=[str(src)], exclude=["*.md"]).save("sync-source", overwrite=True)
-    LanceDBTarget(uri=str(db), table="chunks").save("sync-target", overwrite=True)
+    StoreTarget(uri=str(db), table="chunks").save("sync-target", overwrite=True)
     DaskCluster(address=warm_cluster).save("sync-cluster", overwrite=True)
     blocks = dict(source="sync-source", target="sync-target", cluster="sync-cluster")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import distribution, entry_points
 
 from docflow.adapters.checkpoints.checkpoint import PrefectCheckpoints, default_checkpoint_dir
 from docflow.core.errors import DocflowSystemError
@@ -25,7 +25,7 @@ from docflow.ports.state import State
 from docflow.ports.store import VectorStore
 
 GROUP = "docflow.stores"
-DEFAULT = "lancedb"
+DEFAULT_GROUP = "docflow.default_store"
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class StoreAdapter:
     name: str
     vector_store: Callable[[Target], VectorStore]
     state: Callable[[Target], State]
+    default_db: str  # where a run writes when no database is named
 
 
 class UnknownStore(DocflowSystemError):
@@ -47,13 +48,22 @@ def _registered() -> dict[str, str]:
     return {point.name: point.value for point in entry_points(group=GROUP)}
 
 
+@functools.cache
+def default_name() -> str:
+    """The store docflow's pyproject.toml declares the default (entry point group
+    docflow.default_store), found by its registration without importing any store."""
+    own = distribution("docflow").entry_points
+    (default,) = [p.value for p in own if p.group == DEFAULT_GROUP]
+    return next(p.name for p in own if p.group == GROUP and p.value == default)
+
+
 def names() -> list[str]:
     return sorted(_registered())
 
 
 def resolve_name(name: str | None) -> str:
     """The registered name a setting means ("" and None: the default store)."""
-    chosen = name or DEFAULT
+    chosen = name or default_name()
     if chosen not in _registered():
         raise UnknownStore(
             f"unknown store {chosen!r}: the installed stores are {', '.join(names()) or 'none'} "
@@ -81,14 +91,22 @@ def open_state(target: Target) -> State:
     return adapter(target.store).state(target)
 
 
+def with_store_defaults(settings: DocflowSettings) -> DocflowSettings:
+    """The settings with the store named and its default database filled in, done once where
+    settings are built; an unknown store name fails here, before any work."""
+    chosen = resolve_name(settings.store)
+    return settings.model_copy(update={"store": chosen, "db": settings.db or adapter(chosen).default_db})
+
+
 def target_of(settings: DocflowSettings) -> Target:
-    """Where the settings say a run writes; an unknown store name fails here, before any work."""
+    """Where the settings say a run writes."""
+    settings = with_store_defaults(settings)
     return Target(
         db=settings.db,
         table=settings.table,
         checkpoint_dir=settings.checkpoint_dir or default_checkpoint_dir(settings.db, settings.table),
         storage_options=tuple(sorted(settings.storage_options.items())),
-        store=resolve_name(settings.store),
+        store=settings.store,
     )
 
 

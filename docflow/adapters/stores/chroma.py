@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from docflow.adapters.stores import StoreAdapter
+from docflow.adapters.stores import StoreAdapter, default_name
 from docflow.adapters.stores.staterows import (
     HISTORY_SCHEMA, LEDGER_SCHEMA, RUNS_SCHEMA, ledger_rows, outcome_of, run_row, table_names, version_rows,
 )
@@ -65,7 +65,7 @@ IDS_PER_FILTER = 500
 def directory(uri: str) -> str:
     if is_remote(uri):
         raise DocflowSystemError(
-            f"the chroma store keeps a local directory; {uri} is a URL (use --store lancedb for object storage)",
+            f"the chroma store keeps a local directory; {uri} is a URL (the {default_name()} store takes object storage)",
             stage="config",
         )
     path = local_path(uri)
@@ -487,4 +487,4 @@ class ChromaState:
         return self._select(self.exports_table, None, "ORDER BY started_at DESC LIMIT ?", [limit]).to_pylist()
 
 
-ADAPTER = StoreAdapter(name="chroma", vector_store=ChromaStore, state=ChromaState)
+ADAPTER = StoreAdapter(name="chroma", vector_store=ChromaStore, state=ChromaState, default_db="./chroma")

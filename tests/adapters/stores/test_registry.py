@@ -13,14 +13,14 @@ from docflow.ports.store import VectorStore
 
 
 def test_the_default_store_is_registered_under_the_entry_point_group():
-    assert stores.DEFAULT in {p.name for p in entry_points(group=stores.GROUP)}
-    assert stores.DEFAULT in stores.names()
-    assert stores.adapter(None) is stores.adapter(stores.DEFAULT)
+    assert stores.default_name() == "lancedb"  # listed first in pyproject.toml
+    assert stores.default_name() in stores.names()
+    assert stores.adapter(None) is stores.adapter(stores.default_name())
 
 
 def test_a_target_from_the_settings_opens_the_named_stores_ports(tmp_path):
     target = stores.target_of(DocflowSettings(db=str(tmp_path / "db"), table="docs"))
-    assert target.store == stores.DEFAULT
+    assert target.store == stores.default_name()
     assert target.checkpoint_dir == str(tmp_path / "db" / "_docflow" / "checkpoints" / "docs")
     store, state = stores.open_store(target), stores.open_state(target)
     assert isinstance(store, LanceStore) and isinstance(store, VectorStore)
