@@ -64,8 +64,8 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
         name="ingest",
         flow_name="docflow-ingest",
-        entrypoint="flows/ingest.py:ingest",
-        description="On-demand ingest of documents into a LanceDB table; finished documents "
+        entrypoint="flows.ingest:ingest",
+        description="On-demand ingest of documents into a vector table; finished documents "
         "are skipped, so a rerun or a retried run resumes.",
         tags=("docflow", "ingest"),
         work_queue="ingest",
@@ -74,7 +74,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
         name="sync",
         flow_name="docflow-sync",
-        entrypoint="flows/sync.py:sync",
+        entrypoint="flows.sync:sync",
         description="Incremental sync of a table with its sources: new and changed documents "
         "are ingested, disappeared ones deleted.",
         tags=("docflow", "sync"),
@@ -89,7 +89,7 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     DeploymentSpec(
         name="export",
         flow_name="docflow-export",
-        entrypoint="flows/export.py:export",
+        entrypoint="flows.export:export",
         description="Export a pinned-version snapshot of a chunk table (text, vectors, metadata) "
         "to a directory; an interrupted export resumes.",
         tags=("docflow", "export"),

@@ -129,6 +129,9 @@ _UNREACHABLE_MARKERS = ("failed to connect", "connect error", "connection refuse
                         "dns error", "name or service not known", "could not connect")
 # LanceDB reports storage faults (an unreadable manifest, a missing data file) as "lance error".
 _STORE_MARKERS = ("lance error", "lanceerror")
+# distributed's words when a worker cannot unpickle a task (its environment differs from the
+# flow's): every batch would fail the same way, so it is the run's problem, not a document's.
+_ENVIRONMENT_MARKERS = ("error during deserialization of the task graph",)
 
 WRITE_STAGES = frozenset({Stage.WRITE, Stage.LEDGER, Stage.CHECKPOINT})
 # Failures of the run itself (opening the tables, the cluster, the settings): never one
@@ -175,7 +178,7 @@ def _class_for(exc: BaseException, stage: Stage | str) -> ErrorClass:
         return ErrorClass.TRANSIENT
     if any(marker in text for marker in _UNREACHABLE_MARKERS):
         return ErrorClass.TRANSIENT
-    if any(marker in text for marker in _STORE_MARKERS) or stage in FLOW_STAGES:
+    if any(marker in text for marker in _STORE_MARKERS + _ENVIRONMENT_MARKERS) or stage in FLOW_STAGES:
         return ErrorClass.SYSTEM
     if stage in WRITE_STAGES:
         if any(marker in text for marker in _TIMEOUT_MARKERS):

@@ -57,6 +57,13 @@ def test_classify_keeps_taxonomy_errors_and_fills_their_stage():
     assert classify(TransientError("x", stage="write"), "parse").stage == "write"
 
 
+def test_a_task_a_worker_cannot_deserialize_stops_the_run():
+    exc = RuntimeError("Error during deserialization of the task graph. This frequently occurs if the "
+                       "Scheduler and Client have different environments.")
+    error = classify(exc, "batch")
+    assert error.error_class is ErrorClass.SYSTEM and "different environments" in error.message
+
+
 def test_system_error_is_its_own_class():
     assert DocflowSystemError("disk full").error_class is ErrorClass.SYSTEM
 

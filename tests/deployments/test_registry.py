@@ -31,7 +31,12 @@ def test_entrypoints_load_under_their_registered_flow_names(monkeypatch):
 
     monkeypatch.chdir(prefect_yaml.REPO_ROOT)
     for spec in DEPLOYMENTS:
-        assert load_flow_from_entrypoint(spec.entrypoint).name == spec.flow_name
+        loaded = load_flow_from_entrypoint(spec.entrypoint)
+        assert loaded.name == spec.flow_name
+        # A flow loaded from a file path lives in a module named after the file ("sync"), which
+        # the workers of an existing Dask cluster cannot import when the run's context reaches
+        # them with a batch: every batch would fail to deserialize there.
+        assert loaded.fn.__module__.startswith("flows."), loaded.fn.__module__
 
 
 def test_deploy_refuses_a_stale_prefect_yaml(monkeypatch, tmp_path, capsys):

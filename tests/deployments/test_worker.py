@@ -292,9 +292,8 @@ def test_a_schedule_fires_on_its_own_and_syncs_the_change(deployment, rest, work
     changed.write_text(changed.read_text() + "\nThe scheduled sync brought marker SCHEDFIRED7731.\n")
 
     sync = rest.deployment(get("sync").full_name)
-    # The deployment run starts its own local cluster: a deployment run sent to an existing
-    # cluster by `address` is not covered here (see the closing note of 2026-12-02).
-    parameters = {"paths": [str(src)], "db": str(db)}
+    # Sent to an existing cluster: its workers must be able to import the flow's modules.
+    parameters = {"paths": [str(src)], "db": str(db), "address": warm_cluster}
     patched = httpx.patch(f"{rest.api_url}/deployments/{sync['id']}", json={"parameters": parameters}, timeout=30)
     assert patched.status_code == 204, patched.text
     anchor = datetime.now(UTC) + timedelta(seconds=3)
