@@ -59,7 +59,7 @@ class IngestWork:
 
 @flow(name="docflow-ingest", flow_run_name=flow_run_name, persist_result=False, validate_parameters=True)
 @documented(
-    "Ingest documents under `paths` into a LanceDB table; finished documents are skipped.",
+    "Ingest documents under `paths` into a vector table; finished documents are skipped.",
     """        paths: Files, directories or globs to ingest, as the worker sees them (directories are
             walked recursively). Required unless `source` names a document source block.
         retry_failed: Reprocess only the documents whose last outcome was a failure.

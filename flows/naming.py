@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 
 from docflow.core.models import DocRef
+from docflow.core.settings import DocflowSettings
 
 MAX_NAME_PART = 40
 
@@ -37,17 +38,18 @@ def flow_run_name() -> str:
     """Prefect's `flow_run_name` callable for the ingest and sync flows (their parameters)."""
     from prefect.runtime import flow_run
 
-    from docflow.core.settings import DocflowSettings
-
     params = flow_run.parameters
-    verb = flow_run.flow_name.removeprefix("docflow-")
     if params.get("table"):
         table = params["table"]
     elif params.get("target"):
         table = f"target {params['target']}"
-    else:
-        table = DocflowSettings().table
-    return run_name(verb, table, params.get("paths") or (), params.get("source"))
+    else:  # until the run has resolved its settings: tag_run names the table it resolved
+        table = DocflowSettings.model_fields["table"].default
+    return _named(flow_run.flow_name, params, table)
+
+
+def _named(flow_name: str, params: dict, table: str) -> str:
+    return run_name(flow_name.removeprefix("docflow-"), table, params.get("paths") or (), params.get("source"))
 
 
 def batch_name(index: int, batch: Sequence[DocRef]) -> str:
@@ -69,17 +71,20 @@ def run_tags(existing: Sequence[str], table: str, auto_scheduled: bool) -> list[
 
 
 def tag_run(table: str, logger) -> None:
-    """Add the run's dynamic tags; a run outside Prefect's API (or with the API gone) goes on."""
+    """Add the run's dynamic tags, and name the resolved table where the parameters named
+    none; a run outside Prefect's API (or with the API gone) goes on."""
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
     run_id = flow_run.get_id()
     if run_id is None:
         return
+    params = flow_run.parameters
+    name = None if params.get("table") or params.get("target") else _named(flow_run.flow_name, params, table)
     try:
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(run_id)
-            client.update_flow_run(run_id, tags=run_tags(run.tags, table, run.auto_scheduled))
+            client.update_flow_run(run_id, name=name, tags=run_tags(run.tags, table, run.auto_scheduled))
     except Exception as exc:  # noqa: BLE001 - tags are a display aid
         logger.warning("could not tag the flow run: %s", exc)
 

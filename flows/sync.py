@@ -73,7 +73,7 @@ class SyncOptions:
 
 @flow(name="docflow-sync", flow_run_name=flow_run_name, persist_result=False, validate_parameters=True)
 @documented(
-    "Bring a LanceDB table in step with its sources: add, update and delete documents.",
+    "Bring a vector table in step with its sources: add, update and delete documents.",
     """        paths: Source files, directories or globs (the same ones the table was built from).
             Required unless `source` names a document source block (then its roots).
         dry_run: Only report (and record as an artifact) what would be added, updated, deleted.
