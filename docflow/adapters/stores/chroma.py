@@ -65,7 +65,7 @@ IDS_PER_FILTER = 500
 def directory(uri: str) -> str:
     if is_remote(uri):
         raise DocflowSystemError(
-            f"the chroma store keeps a local directory; {uri} is a URL (the {default_name()} store takes object storage)",
+            f"the chroma store keeps a local directory; {uri} is a URL (use --store {default_name()} for object storage)",
             stage="config",
         )
     path = local_path(uri)
