@@ -3,9 +3,11 @@
 A local cluster of process workers by default (one per core, one thread each, so the embedding
 model's torch threads do not oversubscribe the cores); an existing `distributed` scheduler when
 an address is given. Whoever calls a flow may hand it a runner
-(`flow.with_options(task_runner=build_task_runner(settings))`, as the service layer does for
-the CLI); a deployment run, whose flow has no runner of its own, gets one built from its
-worker's settings and its parameters."""
+(`flow.with_options(task_runner=build_task_runner(settings))`); otherwise, as for the CLI and
+deployment runs, one is built from the run's settings once the run knows it has work, so a run
+with nothing to do starts no cluster. A run with only a few documents to process runs its
+batches in the flow's own process instead: the first search hit of a small ingest should not
+wait for a cluster to start and for each of its workers to load the model."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from docflow.core.settings import DocflowSettings
@@ -36,30 +39,50 @@ def build_task_runner(settings: DocflowSettings) -> DaskTaskRunner:
     )
 
 
+def runs_in_process(settings: DocflowSettings, documents: int) -> bool:
+    """Only without an address: a named cluster is where the user wants the work done."""
+    return not settings.address and documents <= settings.in_process_max_docs
+
+
 @contextmanager
-def batch_runner(settings: DocflowSettings, given: object) -> Iterator[DaskTaskRunner]:
+def batch_runner(settings: DocflowSettings, given: object, documents: int) -> Iterator[object]:
     """`given` (the flow run's task runner, already started by Prefect) when it is a Dask
-    runner for the scheduler the run's settings name (None: a local cluster); otherwise a
-    runner built for this call from the settings, closed when the batches are done."""
+    runner for the scheduler the run's settings name (None: a local cluster); for a run of a
+    few `documents`, one thread of this process; otherwise a runner built for this call from
+    the settings. A runner built here is closed when the batches are done."""
     if isinstance(given, DaskTaskRunner) and given.address == settings.address:
         yield given
         return
-    with build_task_runner(settings) as runner:
+    runner = ThreadPoolTaskRunner(max_workers=1) if runs_in_process(settings, documents) else build_task_runner(settings)
+    with runner:
         yield runner
 
 
-def worker_count(runner: DaskTaskRunner) -> int:
-    """An existing cluster's workers as its scheduler counts them; a local one's as asked."""
+def in_this_process(runner: object) -> bool:
+    return isinstance(runner, ThreadPoolTaskRunner)
+
+
+def remote_address(runner: object) -> str | None:
+    """The scheduler of an existing cluster the batches go to; None for a local cluster or
+    this process."""
+    return runner.address if isinstance(runner, DaskTaskRunner) else None
+
+
+def worker_count(runner: object) -> int:
+    """An existing cluster's workers as its scheduler counts them; a local one's as asked;
+    one for this process."""
+    if in_this_process(runner):
+        return 1
     if runner.address:
         return max(1, len(runner.client.scheduler_info().get("workers", {})))
     return runner.cluster_kwargs["n_workers"]
 
 
-def torch_threads_per_worker(runner: DaskTaskRunner) -> int:
+def torch_threads_per_worker(runner: object) -> int:
     """0 leaves a remote worker's default alone: we do not know its core count."""
-    if runner.address:
+    if remote_address(runner):
         return 0
-    return max(1, (os.cpu_count() or 1) // runner.cluster_kwargs["n_workers"])
+    return max(1, (os.cpu_count() or 1) // worker_count(runner))
 
 
 def _sees(path: str) -> bool:

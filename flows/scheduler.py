@@ -20,13 +20,15 @@ from docflow.core.models import DocRef, DocStatus, Stage
 from docflow.core.plan import make_batches
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
+from docflow.core.summary import Milestone
 from flows.interrupt import Interrupted, cooperative_interrupts
 from flows.naming import batch_name, failed_batch_name, rename_task_run
 from flows.observers import current
 from flows.pipeline import OpenRun, batch_context
 from flows.progress import Progress
 from flows.run_state import RunState
-from flows.runner import batch_runner, ensure_workers_see, torch_threads_per_worker, worker_count
+from flows.runner import batch_runner, ensure_workers_see, in_this_process, remote_address, torch_threads_per_worker
+from flows.runner import worker_count
 from tasks.batch import process_batch_task
 
 WAIT_SLICE_S = 0.5  # how quickly the loop notices an interrupt
@@ -126,17 +128,22 @@ def process_batches(todo: Sequence[DocRef], run: OpenRun, retry_failed: bool, st
     progress = Progress(counters, state.logger, len(todo), counters.bytes_total, table=target.table,
                         documents=state.documents, on_event=current().progress)
     progress.start()
+    counters.mark(Milestone.PLANNED)
     try:
         if not todo:
             return
-        with batch_runner(settings, FlowRunContext.get().task_runner) as runner:
-            if runner.address:
+        with batch_runner(settings, FlowRunContext.get().task_runner, len(todo)) as runner:
+            if remote_address(runner):
                 ensure_workers_see(runner.client, [target.db, target.checkpoint_dir])
             workers = worker_count(runner)
+            if in_this_process(runner):
+                state.logger.info("%d documents to process: running them in this process, no cluster "
+                                  "(more than in_process_max_docs=%d start one)", len(todo), settings.in_process_max_docs)
             ctx = batch_context(target, run.generation, run.pipeline, settings, run.policies, state.run_id,
                                 retry_failed, torch_threads=torch_threads_per_worker(runner))
             scheduler = BatchScheduler(runner, process_batch_task, ctx, run.policies, progress,
                                        workers * settings.in_flight_per_worker)
             scheduler.run(make_batches(todo, settings.batch_size, workers))
+            counters.mark(Milestone.BATCHES_DONE)
     finally:
         progress.finish()

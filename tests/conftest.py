@@ -53,8 +53,8 @@ def prefect_api():
 def warm_cluster(prefect_api):
     """One real `dask scheduler` and two `dask worker` processes for the session. Most
     end-to-end tests run their flows on it by address, so each run skips the ~10 s of worker
-    start-up and model loading a fresh local cluster costs; the default local-cluster path keeps
-    its own tests (test_ingest, test_cancel, test_disk_full, the deployment tests)."""
+    start-up and model loading a fresh local cluster costs; the default path keeps its own tests
+    (test_ingest, test_cancel, test_disk_full, test_in_process, the deployment tests)."""
     from tests.daskcluster import dask_cluster
 
     with dask_cluster(SESSION_DIR / "dask") as (address, _):
@@ -74,7 +74,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 
 @pytest.fixture
 def cli(prefect_api):
-    """The CLI with the default local Dask cluster."""
+    """The CLI as a user runs it: a fresh local Dask cluster, or for a run of a few documents
+    (DOCFLOW_IN_PROCESS_MAX_DOCS) the CLI's own process."""
     return run_cli
 
 

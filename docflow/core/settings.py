@@ -92,6 +92,9 @@ class DocflowSettings(BaseSettings):
     # Back-pressure: batches in flight per worker, so the flow's memory does not grow with
     # the corpus.
     in_flight_per_worker: int = Field(2, ge=1, le=64)
+    # A local cluster takes seconds to start its workers and each loads the model; a run with
+    # this few documents to process is over sooner in the flow's own process (0: always a cluster).
+    in_process_max_docs: int = Field(8, ge=0, le=10_000)
 
     # One pathological document (a zip bomb, a 20 MB line) must fail alone, not stall or kill
     # the worker: each parse runs in a forked child that is killed after this many seconds

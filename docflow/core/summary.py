@@ -12,6 +12,7 @@ import heapq
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum
 
 from docflow.core.models import BatchResult, DocStatus, ErrorClass, RunOutcome
 
@@ -28,6 +29,16 @@ SUMMARY_KEYS = (
     "elapsed_s",
     "docs_per_s",
 )
+
+
+class Milestone(str, Enum):
+    """Points of a run whose time since its start the summary keeps: where a short run's
+    seconds went (planning, then starting workers and loading the model until the first batch
+    is in), and when a long run's first results were written."""
+
+    PLANNED = "planned"
+    FIRST_BATCH = "first_batch"
+    BATCHES_DONE = "batches_done"
 
 
 @dataclass
@@ -62,6 +73,7 @@ class RunCounters:
     slowest: list[tuple[float, str]] = field(default_factory=list)
     worker_peak_rss: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    timeline: dict[Milestone, float] = field(default_factory=dict)
     # doc_id -> fingerprint of the documents submitted but not settled when a run was cancelled.
     unsettled: dict[str, str] = field(default_factory=dict)
     outcome: RunOutcome = RunOutcome.RUNNING
@@ -102,7 +114,12 @@ class RunCounters:
         self.cache_misses = len(todo)
         self.bytes_total = sum(d.size for d in todo)
 
+    def mark(self, milestone: Milestone) -> None:
+        """The first time a run reaches `milestone`; later calls keep it."""
+        self.timeline.setdefault(milestone, self.elapsed_s)
+
     def add_batch(self, result: BatchResult) -> None:
+        self.mark(Milestone.FIRST_BATCH)
         if result.worker:
             previous = self.worker_peak_rss.get(result.worker, 0)
             self.worker_peak_rss[result.worker] = max(previous, result.peak_rss_bytes)
@@ -179,6 +196,7 @@ class RunCounters:
             "mb_per_s": round(self.bytes_done / 2**20 / elapsed, 3) if elapsed > 0 else 0.0,
             "stage_s": {"discover": round(self.discover_s, 3)}
             | {k: round(v, 3) for k, v in self.stage_s.items()},
+            "timeline_s": {m.value: round(s, 3) for m, s in self.timeline.items()},
             "worker_peak_rss_mb": {
                 w: round(b / 2**20, 1) for w, b in sorted(self.worker_peak_rss.items())
             },

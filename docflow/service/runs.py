@@ -1,8 +1,8 @@
 """Flow runs a person starts from a terminal: ingest, sync and export, run in this process.
 
 The caller's settings (built once, from its arguments over DOCFLOW_* variables) become the
-flow's parameters and its Dask task runner for this call (`with_options(task_runner=...)`);
-`on_progress` hears the run's progress events (a terminal's progress bar)."""
+flow's parameters; the flow starts a task runner only once it knows there is work, and which
+(flows/runner.py). `on_progress` hears the run's progress events (a terminal's progress bar)."""
 
 from __future__ import annotations
 
@@ -61,12 +61,11 @@ def _run(flow, settings: DocflowSettings, paths: Sequence[str], on_progress: OnP
     import httpx
 
     from flows.finish import summary_of
-    from flows.runner import build_task_runner
 
     delivered: list[dict] = []  # the summary, also when Prefect cannot deliver the final state
     try:
         with observing(Observers(progress=on_progress, summary=delivered.append)):
-            state = flow.with_options(task_runner=build_task_runner(settings))(
+            state = flow(
                 paths=[p if is_remote(p) else os.path.abspath(p) for p in paths],
                 db=settings.db,
                 table=settings.table,
