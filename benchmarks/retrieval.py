@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from docflow.core.models import EmbedBackend  # noqa: E402
 from docflow.core.settings import DocflowSettings  # noqa: E402
-from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements  # noqa: E402
+from docflow.core.chunk import ChunkSettings, chunk_elements, embedded_texts  # noqa: E402
 
 QUESTIONS = ROOT / "benchmarks" / "questions" / "python_library.jsonl"
 PAGES = ROOT / "benchmarks" / "questions" / "python_library_pages.txt"
@@ -54,18 +54,16 @@ class Question:
 
 @dataclass(frozen=True)
 class Config:
-    """A chunking, and whether each chunk's section title is embedded with its text."""
+    """A chunking (with or without each chunk's section title embedded with its text)."""
 
     name: str
     chunking: ChunkSettings
-    carry_title: bool = False
 
 
 def _settings_chunking() -> ChunkSettings:
     s = DocflowSettings()
-    return ChunkSettings(
-        s.chunk_max_characters, s.chunk_new_after_n_chars, s.chunk_combine_under_n_chars, s.chunk_overlap
-    )
+    return ChunkSettings(s.chunk_max_characters, s.chunk_new_after_n_chars, s.chunk_combine_under_n_chars,
+                         s.chunk_overlap, s.chunk_carry_title)
 
 
 def configs() -> dict[str, Config]:
@@ -77,10 +75,11 @@ def configs() -> dict[str, Config]:
         for c in (
             Config("settings", _settings_chunking()),
             Config("today", ChunkSettings(1000, 800, 200, 0)),
+            Config("today+title", ChunkSettings(1000, 800, 200, 0, carry_title=True)),
             Config("plain", plain),
             Config("small", ChunkSettings(600, 500, 500, 0)),
             Config("overlap", ChunkSettings(1000, 800, 800, 150)),
-            Config("plain+title", plain, carry_title=True),
+            Config("plain+title", ChunkSettings(1000, 800, 1000, 0, carry_title=True)),
         )
     }
 
@@ -121,18 +120,6 @@ def check_questions(questions: Sequence[Question], parsed: dict[str, list]) -> l
     return problems
 
 
-def embedded_texts(chunks: Sequence[Chunk], carry_title: bool) -> list[str]:
-    """With carry_title, each chunk is embedded under the last section title seen in its page
-    (the stored text stays the chunk's own)."""
-    if not carry_title:
-        return [c.text for c in chunks]
-    texts, title = [], None
-    for chunk in chunks:
-        title = chunk.title or title
-        texts.append(chunk.text if not title or chunk.text.startswith(title) else f"{title}\n{chunk.text}")
-    return texts
-
-
 class Embedder:
     """Embeds with one backend and remembers: a chunk text shared by two chunkings, and every
     question, is embedded once per backend."""
@@ -164,7 +151,7 @@ def evaluate(questions: Sequence[Question], parsed: dict[str, list], config: Con
         chunks = chunk_elements(elements, config.chunking)
         docs += [page] * len(chunks)
         chunk_texts += [normalize(c.text) for c in chunks]
-        texts += embedded_texts(chunks, config.carry_title)
+        texts += embedded_texts(chunks, config.chunking.carry_title)
     vectors = embed(texts)
     queries = embed([q.question for q in questions])
     top = np.argsort(-(queries @ vectors.T), axis=1)[:, : max(KS)]
@@ -185,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the html/ folder")
     parser.add_argument("--pages", type=int, help="index fewer pages (question pages are kept)")
-    parser.add_argument("--configs", nargs="+", default=["settings", "today", "plain", "small", "overlap", "plain+title"])
+    parser.add_argument("--configs", nargs="+", default=["settings", "today", "today+title", "plain", "small", "overlap", "plain+title"])
     parser.add_argument("--backends", nargs="+", default=[b.value for b in EmbedBackend])
     parser.add_argument("--backend-config", default="settings", help="chunking the backends are compared on")
     parser.add_argument("--chunk-backend", default="torch", help="backend the chunkings are compared with")

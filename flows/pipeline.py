@@ -48,6 +48,7 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         new_after_n_chars=settings.chunk_new_after_n_chars,
         combine_under_n_chars=settings.chunk_combine_under_n_chars,
         overlap=settings.chunk_overlap,
+        carry_title=settings.chunk_carry_title,
     )
     config = PipelineConfig(
         model_name=model_label(model_path),
@@ -60,6 +61,7 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         chunk_new_after_n_chars=chunking.new_after_n_chars,
         chunk_combine_under_n_chars=chunking.combine_under_n_chars,
         chunk_overlap=chunking.overlap,
+        chunk_carry_title=chunking.carry_title,
         schema_version=SCHEMA_VERSION,
         embed_backend=settings.embed_backend.value,
         embed_precision=settings.embed_backend.precision,

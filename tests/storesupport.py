@@ -79,15 +79,15 @@ WRITE_SEAMS = {"lancedb": ("docflow.adapters.stores.lancedb.database", "merge"),
                "chroma": ("docflow.adapters.stores.chroma", "_delete")}
 
 
-def pipeline_context(root: Path, kind: str, run_id: str):
+def pipeline_context(root: Path, kind: str, run_id: str, **overrides):
     """A batch context over `root/kind` (real parsing in-process, the real model) and the
-    pipeline fingerprint documents are discovered with."""
+    pipeline fingerprint documents are discovered with; `overrides` are further settings."""
     from docflow.core.retry import RetryPolicies
     from docflow.core.settings import DocflowSettings
     from flows.pipeline import batch_context, build_pipeline, open_target
 
     settings = DocflowSettings(store=kind, db=str(root / kind), table="chunks", home=root / "home",
-                               parse_timeout_s=0, parse_memory_mb=0)
+                               parse_timeout_s=0, parse_memory_mb=0, **overrides)
     pipeline = build_pipeline(settings)
     target, generation = open_target(settings, pipeline)
     return batch_context(target, generation, pipeline, settings, RetryPolicies(), run_id), pipeline.config.fingerprint()

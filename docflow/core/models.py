@@ -90,6 +90,7 @@ class PipelineConfig:
     chunk_new_after_n_chars: int
     chunk_combine_under_n_chars: int
     chunk_overlap: int
+    chunk_carry_title: bool
     schema_version: int
     embed_backend: str
     embed_precision: str

@@ -34,7 +34,7 @@ from docflow.core.models import (
 from docflow.core import caps
 from docflow.core import resume
 from docflow.core import versions
-from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements
+from docflow.core.chunk import Chunk, ChunkSettings, chunk_elements, embedded_texts
 from docflow.core.discover import document_fingerprint
 from docflow.core.elements import ocr_seconds
 from docflow.core.errors import DocflowError, DocflowSystemError, ParseError, rules_for
@@ -191,7 +191,7 @@ def _chunks_or_fail(elements, ctx: BatchContext) -> list[Chunk]:
 
 
 def _embed(prepared: list[_Prepared], ctx: BatchContext, sleep):
-    texts = [c.text for p in prepared for c in p.chunks]
+    texts = [t for p in prepared for t in embedded_texts(p.chunks, ctx.chunking.carry_title)]
     if not texts:
         return None, 0.0, None
     t0 = time.monotonic()

@@ -1,4 +1,4 @@
-from docflow.core.chunk import ChunkSettings, chunk_elements
+from docflow.core.chunk import ChunkSettings, chunk_elements, embedded_texts
 from docflow.adapters.parsers.parse import parse_document
 from tests import docbuilders as b
 
@@ -27,3 +27,20 @@ def test_chunking_is_deterministic(tmp_path):
     first = chunk_elements(parse_document(path, "html"), SETTINGS)
     second = chunk_elements(parse_document(path, "html"), SETTINGS)
     assert first == second
+
+
+def test_carried_titles_prefix_the_embedded_text_of_untitled_chunks_only(tmp_path):
+    path = tmp_path / "a.md"
+    long_section = " ".join(f"Sentence {i} about the retry policy of failed batches." for i in range(12))
+    path.write_text(f"# Retries\n\n{long_section}\n\n# Exports\n\nShort text about exports.\n", encoding="utf-8")
+    chunks = chunk_elements(parse_document(str(path), "md"), SETTINGS)
+    assert len(chunks) >= 3 and chunks[0].text.startswith("Retries")
+    plain, carried = embedded_texts(chunks, False), embedded_texts(chunks, True)
+    assert plain == [c.text for c in chunks]
+    for chunk, text in zip(chunks, carried):
+        section = "Exports" if "exports" in chunk.text else "Retries"
+        if chunk.text.startswith(section):
+            assert text == chunk.text  # the title is already read first
+        else:
+            assert text == f"{section}\n{chunk.text}", "a chunk deep in a section is read under its title"
+    assert carried != plain

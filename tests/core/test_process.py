@@ -3,6 +3,8 @@ with failures injected into the parse stage to check each class's policy per doc
 
 import errno
 
+import numpy as np
+
 import pytest
 
 from docflow.core.models import DocStatus, ErrorClass
@@ -172,3 +174,31 @@ def test_an_s3_object_changed_after_discovery_is_recorded_as_parsed(batch_setup,
             lambda: discover([f"s3://{BUCKET}/changing"], ctx.pipeline_fingerprint, source_for=SOURCES).documents[0],
             lambda data: client.put_object(Bucket=BUCKET, Key="changing/doc025.md", Body=data),
         )
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_with_carried_titles_the_model_reads_a_chunk_under_its_section_title_and_the_text_stays_its_own(tmp_path, carry):
+    from docflow.adapters.embedders import embed_texts
+    from docflow.adapters.embedders.sentence_transformers import default_model_path
+    from docflow.core.chunk import chunk_elements, embedded_texts
+    from tests.storesupport import pipeline_context
+
+    src = tmp_path / "src"
+    src.mkdir()
+    section = " ".join(f"Sentence {i} about the retry policy of failed batches." for i in range(12))
+    (src / "a.md").write_text(f"# Retries\n\n{section}\n", encoding="utf-8")
+    ctx, fingerprint = pipeline_context(tmp_path, "lancedb", "run", chunk_carry_title=carry,
+                                        chunk_max_characters=300, chunk_new_after_n_chars=250)
+    docs = discover([str(src)], fingerprint, source_for=SOURCES).documents
+    assert process_batch(docs, ctx, to(ctx), sleep=lambda s: None).outcomes[0].status is DocStatus.DONE
+
+    rows = sorted(stores.chunk_rows(ctx.target, ("chunk_index", "text", "vector")), key=lambda r: r["chunk_index"])
+    chunks = chunk_elements(parse_module.parse_document(str(src / "a.md"), "md"), ctx.chunking)
+    assert [r["text"] for r in rows] == [c.text for c in chunks], "the stored text is the chunk's own"
+    untitled = [i for i, c in enumerate(chunks) if not c.text.startswith("Retries")]
+    assert untitled, "the section should span several chunks"
+    read = embedded_texts(chunks, carry)
+    assert all(read[i].startswith("Retries\n") is carry for i in untitled)
+    expected = embed_texts(read, default_model_path())
+    for row, vector in zip(rows, expected):
+        assert float(np.asarray(row["vector"]) @ vector) > 0.999, "the vector is of the text the model read"

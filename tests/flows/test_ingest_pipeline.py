@@ -27,3 +27,9 @@ def test_the_pipeline_carries_the_ocr_settings_to_the_workers(tmp_path):
 def test_ocr_languages_are_tesseract_codes_joined_by_plus(tmp_path, bad):
     with pytest.raises(ValidationError):
         DocflowSettings(home=tmp_path, ocr_languages=bad)
+
+
+def test_embedding_chunks_under_their_section_titles_is_part_of_the_fingerprint(tmp_path):
+    default = DocflowSettings().chunk_carry_title
+    assert fingerprint(tmp_path, chunk_carry_title=not default) != fingerprint(tmp_path)
+    assert build_pipeline(DocflowSettings(home=tmp_path, chunk_carry_title=True)).chunking.carry_title
