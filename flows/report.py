@@ -150,7 +150,7 @@ def render_markdown(
         "",
         "| point | seconds |",
         "|---|---|",
-        *(f"| {point.replace('_', ' ')} | {seconds} |" for point, seconds in summary.get("timeline_s", {}).items()),
+        *(f"| {point.replace('_', ' ')} | {seconds} |" for point, seconds in summary["timeline_s"].items()),
         f"| finished | {summary['elapsed_s']} |",
         "",
         "## Slowest documents",

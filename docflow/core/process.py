@@ -128,9 +128,14 @@ def process_batch(
         outcomes=tuple(outcomes[d.doc_id] for d in todo),
         skipped_doc_ids=tuple(sorted(already)),
         elapsed_s=time.monotonic() - started,
-        worker=f"{socket.gethostname()}:{os.getpid()}",
+        worker=worker_label(),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     )
+
+
+def worker_label() -> str:
+    """The process a batch ran in, as the summary keys its workers' memory: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _prepare(doc: DocRef, ctx: BatchContext, sleep) -> tuple[DocRef, _Prepared | DocOutcome]:

@@ -4,7 +4,6 @@ with failures injected into the parse stage to check each class's policy per doc
 import errno
 
 import numpy as np
-
 import pytest
 
 from docflow.core.models import DocStatus, ErrorClass

@@ -2,11 +2,9 @@
 first search hit of a small ingest does not wait for a cluster; more documents, or an address,
 still go to Dask. Real Prefect server, real local cluster, the real model, real tables."""
 
-import os
-import socket
-
 import pytest
 
+from docflow.core.process import worker_label
 from docflow.core.settings import DocflowSettings
 from docflow.core.summary import discrepancies
 from docflow.service import runs, tables
@@ -15,7 +13,7 @@ from tests.flows.support import assert_exact
 
 pytestmark = pytest.mark.e2e
 
-HERE = f"{socket.gethostname()}:{os.getpid()}"
+HERE = worker_label()
 
 
 def _corpus(root, n: int) -> set[str]:

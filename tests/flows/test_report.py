@@ -1,5 +1,7 @@
+import time
+
 from docflow.core.models import BatchResult, DocOutcome, DocStatus, ErrorClass, StageTimings
-from docflow.core.summary import SUMMARY_KEYS, RunCounters
+from docflow.core.summary import SUMMARY_KEYS, Milestone, RunCounters
 from flows.report import artifact_key, failure_rows, failures_description, next_steps, render_markdown, summary_rows
 from flows.history import summary_from_artifact
 
@@ -121,3 +123,17 @@ def test_the_report_says_what_was_skipped_and_why():
     assert markdown.startswith("# docflow sync of handbook: running")
     assert "| finished by an earlier attempt of this flow run (docflow checkpoint) | 6 |" in markdown
     assert "not by Prefect's persisted task results" in markdown
+
+
+def test_the_report_has_the_runs_timeline_with_each_point_once():
+    counters = RunCounters()
+    counters.mark(Milestone.PLANNED)
+    planned = counters.timeline[Milestone.PLANNED]
+    time.sleep(0.01)
+    counters.mark(Milestone.PLANNED)  # a later call keeps the first time
+    counters.add_batch(BatchResult(outcomes=(), skipped_doc_ids=(), worker="host:1", peak_rss_bytes=0))
+    summary = counters.as_dict()
+    assert summary["timeline_s"]["planned"] == round(planned, 3) and "first_batch" in summary["timeline_s"]
+    markdown = render_markdown(summary, [], "docflow ingest src")
+    assert f"| planned | {round(planned, 3)} |" in markdown and "| first batch |" in markdown
+    assert f"| finished | {summary['elapsed_s']} |" in markdown

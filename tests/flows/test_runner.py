@@ -23,7 +23,6 @@ def test_the_dashboard_binds_to_loopback_unless_asked(asked, hosts):
         assert _listening_hosts(port) <= hosts and _listening_hosts(port)
 
 
-
 @pytest.mark.parametrize("settings, documents, here", [
     ({}, 1, True),
     ({}, 8, True),
