@@ -255,7 +255,15 @@ class OnnxEmbedder(SentenceTransformerModel):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         encoder = _encoder(self.model_path, self.backend, self.cache_dir or default_cache_dir(), self.threads)
-        return encoder.encode(texts, self.batch_size)
+        return encoder.encode(texts, _batch_size(self.backend, self.batch_size))
+
+
+def _batch_size(backend: EmbedBackend, configured: int) -> int:
+    """int8 texts go one per call. Dynamic quantization scales the activations once per batch
+    tensor, so a text batched with others would get another vector than alone (cosine ~0.988),
+    and the same document would move when it is re-embedded beside other chunks or a run is
+    split over another number of workers. Unpadded single texts measured no slower here."""
+    return 1 if backend is EmbedBackend.ONNX_INT8 else configured
 
 
 @functools.lru_cache(maxsize=4)
