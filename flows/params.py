@@ -41,7 +41,7 @@ SHARED_ARGS = """\
         store: The store adapter's registered name; default: the target block's, else
             DOCFLOW_STORE or the default store.
         embed_backend: How the embedding model runs (torch, onnx, onnx-int8); default: the
-            embedder block's, else DOCFLOW_EMBED_BACKEND or torch. A table keeps its backend.
+            embedder block's, else DOCFLOW_EMBED_BACKEND, else the table's (onnx-int8 for a new table).
         address: An existing Dask scheduler (tcp://host:8786) instead of a local cluster.
         cluster: Name of a docflow dask cluster block (its address).
         rehash: Read and hash every document, not only those whose size, mtime, ctime or

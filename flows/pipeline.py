@@ -16,10 +16,10 @@ from docflow.core import credentials
 from docflow.core.chunk import ChunkSettings
 from docflow.core.elements import OcrSettings
 from docflow.core.errors import DocflowSystemError
-from docflow.core.models import PipelineConfig, Stage, Target
+from docflow.core.models import EmbedBackend, PipelineConfig, Stage, Target
 from docflow.core.process import BatchContext
 from docflow.core.retry import RetryPolicies
-from docflow.core.settings import SCHEMA_VERSION, DocflowSettings
+from docflow.core.settings import NEW_TABLE_EMBED_BACKEND, SCHEMA_VERSION, DocflowSettings
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,18 @@ class OpenRun:
     generation: str
 
 
+def embed_backend_of(settings: DocflowSettings) -> EmbedBackend:
+    """An unset backend is the table's, so an existing table is never re-embedded or refused
+    because the default changed; a new table gets NEW_TABLE_EMBED_BACKEND."""
+    if settings.embed_backend is not None:
+        return settings.embed_backend
+    info = open_store(target_of(settings)).info()
+    return table_embed_backend(info.pipeline) if info is not None else NEW_TABLE_EMBED_BACKEND
+
+
 def build_pipeline(settings: DocflowSettings) -> Pipeline:
     model_path = resolve_model(settings.model)
+    backend = embed_backend_of(settings)
     chunking = ChunkSettings(
         max_characters=settings.chunk_max_characters,
         new_after_n_chars=settings.chunk_new_after_n_chars,
@@ -63,8 +73,8 @@ def build_pipeline(settings: DocflowSettings) -> Pipeline:
         chunk_overlap=chunking.overlap,
         chunk_carry_title=chunking.carry_title,
         schema_version=SCHEMA_VERSION,
-        embed_backend=settings.embed_backend.value,
-        embed_precision=settings.embed_backend.precision,
+        embed_backend=backend.value,
+        embed_precision=backend.precision,
     )
     return Pipeline(config, model_path, chunking, OcrSettings(settings.ocr_languages, settings.ocr_dpi))
 
@@ -127,7 +137,7 @@ def batch_context(
         source_for=Sources(settings.remote_timeout_s),
         parser_for=parsers_for(pipeline.ocr),
         embedder=embedder_for(
-            pipeline.model_path, settings.embed_backend, settings.device, settings.embed_batch_size,
+            pipeline.model_path, EmbedBackend(pipeline.config.embed_backend), settings.device, settings.embed_batch_size,
             torch_threads, settings.model_cache_dir,
         ),
         chunking=pipeline.chunking,

@@ -55,3 +55,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         -e . ./shims/en_core_web_sm
     echo "$want" > "$stamp"
 fi
+
+# A new table embeds with onnx-int8: its ONNX files are built here from the bundled model (about
+# 30 s, once per model and onnxruntime version; a no-op when they exist) instead of by a first run.
+.venv/bin/python -c 'from docflow.adapters.embedders.onnx import prebuild_default; prebuild_default()'

@@ -42,7 +42,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", help="glob on doc ids to include")
     parser.add_argument("--exclude", action="append", help="glob on doc ids to exclude")
     parser.add_argument("--model", help="embedding model: a local directory")
-    _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND or torch; a table keeps its backend")
+    _embed_backend_option(parser, "DOCFLOW_EMBED_BACKEND, else the table's; onnx-int8 for a new table")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="json: one JSON object per log line on stderr")
     parser.add_argument("--rehash", action="store_true",

@@ -73,7 +73,7 @@ def _run(flow, settings: DocflowSettings, paths: Sequence[str], on_progress: OnP
                 include=include,
                 exclude=exclude,
                 model=settings.model,
-                embed_backend=settings.embed_backend.value,
+                embed_backend=settings.embed_backend and settings.embed_backend.value,
                 store=settings.store or None,
                 address=settings.address,
                 return_state=True,

@@ -28,7 +28,6 @@ from docflow.core.models import LedgerEntry
 from docflow.core.chunk import ChunkSettings, chunk_elements
 from docflow.core.discover import Discovery, discover
 from tests.sources import SOURCES
-from docflow.adapters.embedders import embed_texts
 from docflow.core.errors import classify
 from docflow.core.isolation import Limits, run_isolated
 from docflow.adapters.parsers.parse import parse_document
@@ -134,8 +133,8 @@ def run(tmp_path_factory) -> Run:
         if kind.after_discovery is not None:
             kind.after_discovery(root / kind.doc_id)
     ctx = batch_context(target, generation, pipeline, settings, RetryPolicies(), "bad-input")
-    # A Dask worker parses its next batch with torch and the model loaded: fork from that.
-    embed_texts(["warm the model before the corpus is parsed"], pipeline.model_path)
+    # A Dask worker parses its next batch with the table's model loaded: fork from that.
+    ctx.embedder.encode(["warm the model before the corpus is parsed"])
     result = process_batch(list(found.documents), ctx, to(ctx), sleep=lambda s: None)
     unreadable = check_unreadable(pipeline.config.fingerprint())
     # What the ingest flow does with discovery problems: a failed ledger row each.

@@ -96,6 +96,16 @@ def ensure_built(model_path: str, cache_dir: str, backend: EmbedBackend) -> Buil
         ) from exc
 
 
+def prebuild_default() -> None:
+    """For set-up scripts: the first run on a fresh machine should not spend its first half
+    minute exporting the model a new table uses by default."""
+    from docflow.adapters.embedders.sentence_transformers import default_model_path
+    from docflow.core.settings import NEW_TABLE_EMBED_BACKEND
+
+    if NEW_TABLE_EMBED_BACKEND in _FILES:
+        ensure_built(default_model_path(), default_cache_dir(), NEW_TABLE_EMBED_BACKEND)
+
+
 def _atomic(target: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

@@ -125,7 +125,7 @@ def test_built_models_are_keyed_by_the_source_models_bytes(tmp_path):
 
 
 def test_a_backend_change_changes_every_fingerprint_and_never_mixes_in_one_table(tmp_path):
-    torch_settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home")
+    torch_settings = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", embed_backend="torch")
     int8_settings = torch_settings.model_copy(update={"embed_backend": EmbedBackend.ONNX_INT8})
     torch_pipeline, int8_pipeline = build_pipeline(torch_settings), build_pipeline(int8_settings)
     assert int8_pipeline.config.embed_precision == "int8"
@@ -187,3 +187,15 @@ def test_two_processes_on_first_use_build_the_quantized_model_once(tmp_path):
     builds = [json.loads(line) for line in (folder / "builds.jsonl").read_text().splitlines()]
     assert [b["backend"] for b in builds] == ["onnx-int8"]
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_unset_backend_is_the_tables_and_onnx_int8_for_a_new_table(tmp_path):
+    """Changing the default never re-embeds or refuses a table made with another backend."""
+    unset = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home")
+    assert build_pipeline(unset).config.embed_backend == "onnx-int8"  # no table yet
+    torch_settings = unset.model_copy(update={"embed_backend": EmbedBackend.TORCH})
+    torch_pipeline = build_pipeline(torch_settings)
+    open_target(torch_settings, torch_pipeline)
+    again = build_pipeline(unset)
+    assert again.config == torch_pipeline.config  # same fingerprint: nothing is re-embedded
+    open_target(unset, again)  # and the table is not refused
