@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -87,6 +88,7 @@ _TYPES = frozenset(SUPPORTED_TYPES.values())
 
 
 def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSettings()) -> list[Any]:
+    _import_spacy_without_torch()
     if os.path.getsize(path) == 0:
         raise ParseError("empty file (0 bytes)", stage=Stage.PARSE)
     if doc_type == "pdf":
@@ -101,6 +103,22 @@ def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSett
         detail = "no text layer and no text found by OCR" if doc_type in IMAGE_TYPES | {"pdf"} else "no text content"
         raise ParseError(f"no elements extracted from a non-empty {doc_type} file: {detail}")
     return elements
+
+
+def _import_spacy_without_torch() -> None:
+    """unstructured splits sentences with spaCy, whose thinc imports torch if it can only to
+    offer torch-backed layers the small English pipeline never uses: about 3 s and a few
+    hundred MB in every process that parses, which an ONNX-embedding worker otherwise never
+    pays. So torch is hidden while spaCy is first imported, and visible again right after
+    (the torch embed backend and OCR import it as usual). Already imported: nothing to save."""
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+    try:
+        import spacy  # noqa: F401
+    finally:
+        if sys.modules.get("torch", ...) is None:
+            del sys.modules["torch"]
 
 
 def _parse_pdf(path: str, ocr_settings: OcrSettings) -> list[Any]:

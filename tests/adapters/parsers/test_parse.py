@@ -230,3 +230,26 @@ def test_a_corrupt_file_of_each_new_type_is_a_parse_failure(tmp_path, doc_type):
     error = classify(caught.value, "parse")
     assert error.error_class is ErrorClass.PARSE, error
     assert CORRUPT[doc_type] in error.message
+
+
+def test_parsing_does_not_import_torch_and_torch_still_imports_after(tmp_path):
+    """An ONNX-embedding worker never needs torch; spaCy's thinc would import it anyway."""
+    import subprocess
+    import sys
+
+    b.make_md(tmp_path / "a.md", topic="Sentences split by spaCy")
+    b.make_html(tmp_path / "a.html", topic="Narrative text of an HTML page")
+    script = f"""
+import sys
+from docflow.adapters.parsers.parse import parse_document
+texts = [e.text for e in parse_document({str(tmp_path / 'a.md')!r}, "md")]
+texts += [e.text for e in parse_document({str(tmp_path / 'a.html')!r}, "html")]
+assert "spacy" in sys.modules, "the check is moot if spaCy was not used"
+assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))
+import torch
+print(torch.tensor([1.0]).sum().item(), len(texts))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    total, count = done.stdout.split()
+    assert total == "1.0" and int(count) >= 2
