@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-LIBRARIES = ("prefect", "lancedb", "unstructured.partition.auto", "torch", "sentence_transformers")
+LIBRARIES = ("prefect", "lancedb", "unstructured.partition.auto", "spacy", "onnxruntime", "torch", "sentence_transformers")
 
 
 def ingest(home: Path, db: Path, **env: str) -> tuple[float, dict]:

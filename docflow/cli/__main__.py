@@ -2,6 +2,6 @@
 
 import sys
 
-from docflow.cli.main import main
+from docflow.cli.main import run
 
-sys.exit(main())
+sys.exit(run())
