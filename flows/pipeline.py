@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from docflow.adapters.embedders import embedder_for
 from docflow.adapters.embedders.sentence_transformers import dimension_from_files, embedding_dimension, model_label
 from docflow.adapters.embedders.sentence_transformers import model_revision, resolve_model, table_embed_backend
+from docflow.adapters.embedders.onnx import runs_on_onnx
 from docflow.adapters.parsers import parsers_for
 from docflow.adapters.parsers.parse import PDF_STRATEGY, parser_version
 from docflow.adapters.sources import Sources
@@ -41,18 +42,24 @@ class OpenRun:
     generation: str
 
 
-def embed_backend_of(settings: DocflowSettings) -> EmbedBackend:
+def embed_backend_of(settings: DocflowSettings, model_path: str) -> EmbedBackend:
     """An unset backend is the table's, so an existing table is never re-embedded or refused
-    because the default changed; a new table gets NEW_TABLE_EMBED_BACKEND."""
+    because the default changed; a new table gets NEW_TABLE_EMBED_BACKEND, or torch for a
+    model the ONNX backends cannot run (a default should not fail a run the user did not
+    configure; an explicit onnx backend still fails with the reason)."""
     if settings.embed_backend is not None:
         return settings.embed_backend
     info = open_store(target_of(settings)).info()
-    return table_embed_backend(info.pipeline) if info is not None else NEW_TABLE_EMBED_BACKEND
+    if info is not None:
+        return table_embed_backend(info.pipeline)
+    if NEW_TABLE_EMBED_BACKEND is not EmbedBackend.TORCH and not runs_on_onnx(model_path):
+        return EmbedBackend.TORCH
+    return NEW_TABLE_EMBED_BACKEND
 
 
 def build_pipeline(settings: DocflowSettings) -> Pipeline:
     model_path = resolve_model(settings.model)
-    backend = embed_backend_of(settings)
+    backend = embed_backend_of(settings, model_path)
     chunking = ChunkSettings(
         max_characters=settings.chunk_max_characters,
         new_after_n_chars=settings.chunk_new_after_n_chars,

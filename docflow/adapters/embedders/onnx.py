@@ -187,6 +187,16 @@ class _Pipeline:
     dimension: int
 
 
+def runs_on_onnx(model_path: str) -> bool:
+    """Whether the ONNX backends can run this model folder (read from its config files, no
+    export): a new table's default backend must not be one its model cannot use."""
+    try:
+        _pipeline_of(model_path)
+    except (DocflowSystemError, OSError, ValueError, KeyError, IndexError):
+        return False
+    return True
+
+
 def _pipeline_of(model_path: str) -> _Pipeline:
     root = Path(model_path)
     modules = json.loads((root / "modules.json").read_text())

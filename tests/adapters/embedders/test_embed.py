@@ -199,3 +199,17 @@ def test_an_unset_backend_is_the_tables_and_onnx_int8_for_a_new_table(tmp_path):
     again = build_pipeline(unset)
     assert again.config == torch_pipeline.config  # same fingerprint: nothing is re-embedded
     open_target(unset, again)  # and the table is not refused
+
+
+def test_a_new_table_of_a_model_onnx_cannot_run_defaults_to_torch(tmp_path):
+    """The default backend must not fail a run the user did not configure a backend for."""
+    model = tmp_path / "model-with-dense"
+    shutil.copytree(default_model_path(), model)
+    modules = json.loads((model / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (model / "modules.json").write_text(json.dumps(modules))
+    unset = DocflowSettings(db=str(tmp_path / "db"), home=tmp_path / "home", model=str(model))
+    assert build_pipeline(unset).config.embed_backend == "torch"
+    assert build_pipeline(unset.model_copy(update={"model": None})).config.embed_backend == "onnx-int8"
+    explicit = unset.model_copy(update={"embed_backend": EmbedBackend.ONNX_INT8})
+    assert build_pipeline(explicit).config.embed_backend == "onnx-int8"  # refused later, with the reason
