@@ -10,21 +10,37 @@ managed server requires Prefect's basic-auth string: generated once, kept in
 $DOCFLOW_HOME/api-auth (mode 0600) and handed to every client docflow starts as
 PREFECT_API_AUTH_STRING. Loopback alone does not keep other users of the machine out.
 
+A new SQLite database costs a server start about 12 s of migrations and block registration,
+which was most of a first `docflow ingest` on a new home. Setup therefore migrates one database
+per installed Prefect version (build_template) and every new home starts from a copy of it: it
+holds only the schema and Prefect's block types, the same rows every fresh server writes
+first, and the server still checks and applies migrations on start.
+
+The caller of start_api overlaps its own imports with the server's start and waits only when
+it needs the API.
+
 This module must not import prefect: the API URL has to be in the environment before prefect
 reads its settings, in this process and in every worker it spawns."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 START_TIMEOUT_S = 90.0
@@ -120,11 +136,74 @@ def prefect_database_url(database: str) -> str:
     return f"postgresql+asyncpg://{rest}"
 
 
+def ensure_api(home: Path, database: str | None = None) -> ServerInfo:
+    """Use the configured Prefect API, else the docflow-managed local server, else start it
+    (on `database` when given, see start_server)."""
+    return start_api(home, database)()
+
+
+def start_api(home: Path, database: str | None = None) -> Callable[[], ServerInfo]:
+    """ensure_api in two halves: this process (and what it spawns) is pointed at the API at
+    once, and the returned call waits until the API answers. A server being started keeps
+    the start lock until then, so a second docflow process waits for it instead of starting
+    another."""
+    configured = configured_api_url()
+    if configured:
+        info = ServerInfo(configured, None, False)
+        use_server(home, info)
+        return lambda: info
+    from filelock import FileLock
+
+    home.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30)
+    lock.acquire()
+    try:
+        running = managed_server(home)
+        if running:
+            use_server(home, running)
+            lock.release()
+            return lambda: running
+        process, url = _spawn(home, database=database)
+        use_server(home, ServerInfo(url, process.pid, True))
+    except BaseException:
+        lock.release()
+        raise
+
+    def ready() -> ServerInfo:
+        try:
+            return _await_healthy(home, process, url)
+        finally:
+            lock.release()
+
+    return ready
+
+
+def stop_server(home: Path) -> bool:
+    info = managed_server(home)
+    if info is None or info.pid is None:
+        return False
+    try:
+        os.killpg(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and healthy(info.url, timeout=0.5):
+        time.sleep(0.2)
+    _state_file(home).unlink(missing_ok=True)
+    return True
+
+
 def start_server(home: Path, port: int | None = None, auth: bool = True, database: str | None = None) -> ServerInfo:
     """`auth` off only for test sessions whose helpers speak plain HTTP to the API.
     `database`: a PostgreSQL URL for the server's database instead of SQLite under `home`,
     which is what Prefect recommends once runs hold thousands of task runs (SQLite serializes
     every write and starts answering "database is locked")."""
+    process, url = _spawn(home, port=port, auth=auth, database=database)
+    return _await_healthy(home, process, url)
+
+
+def _spawn(home: Path, port: int | None = None, auth: bool = True, database: str | None = None,
+           seed: bool = True) -> tuple[subprocess.Popen, str]:
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -142,6 +221,8 @@ def start_server(home: Path, port: int | None = None, auth: bool = True, databas
         auth_file(home).unlink(missing_ok=True)
     if database:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url(database)
+    elif seed and not env.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        seed_database(home / "prefect")
     log = open(home / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "docflow.prefect_server", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -151,44 +232,79 @@ def start_server(home: Path, port: int | None = None, auth: bool = True, databas
         env=env,
         start_new_session=True,  # survives the CLI, and Ctrl-C in the CLI does not reach it
     )
+    return process, url
+
+
+def _await_healthy(home: Path, process: subprocess.Popen, url: str) -> ServerInfo:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"prefect server exited early; see {home / 'server.log'}")
         if healthy(url, timeout=1.0):
+            port = urllib.parse.urlsplit(url).port
             _state_file(home).write_text(json.dumps({"url": url, "pid": process.pid, "port": port}))
             return ServerInfo(url, process.pid, True)
-        time.sleep(0.3)
+        time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"prefect server did not answer within {START_TIMEOUT_S:.0f}s")
 
 
-def ensure_api(home: Path, database: str | None = None) -> ServerInfo:
-    """Use the configured Prefect API, else the docflow-managed local server, else start it
-    (on `database` when given, see start_server)."""
-    configured = configured_api_url()
-    if configured:
-        info = ServerInfo(configured, None, False)
-    else:
-        from filelock import FileLock
-
-        home.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(home / "server.lock"), timeout=START_TIMEOUT_S + 30):
-            info = managed_server(home) or start_server(home, database=database)
-    use_server(home, info)
-    return info
+# What a server writes under its PREFECT_HOME on a new SQLite database: the database and the
+# memo of the block types it registered (without the memo it registers them all again).
+_TEMPLATE_FILES = ("prefect.db", "memo_store.toml")
 
 
-def stop_server(home: Path) -> bool:
-    info = managed_server(home)
-    if info is None or info.pid is None:
+def template_dir() -> Path:
+    """The migrated database for the installed Prefect version, beside the environment it
+    belongs to: another Prefect version has another schema and finds no template."""
+    return Path(sys.prefix) / "share" / "docflow" / f"prefect-{version('prefect')}"
+
+
+def seed_database(prefect_home: Path, source: Path | None = None) -> bool:
+    """A home without a database gets a copy of the template (`source`, default
+    template_dir()), when one was built. An existing database is never touched."""
+    source = source or template_dir()
+    if (prefect_home / "prefect.db").exists() or not (source / "prefect.db").exists():
         return False
-    try:
-        os.killpg(info.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and healthy(info.url, timeout=0.5):
-        time.sleep(0.2)
-    _state_file(home).unlink(missing_ok=True)
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    for name in _TEMPLATE_FILES:
+        if (source / name).exists():
+            partial = prefect_home / f".{name}.partial"
+            shutil.copyfile(source / name, partial)
+            partial.replace(prefect_home / name)  # never a half-copied database
     return True
+
+
+def build_template(target: Path | None = None) -> Path:
+    """Start a server on an empty home (so it migrates and registers its block types), stop
+    it, fold its write-ahead log into the database and keep the files as the template
+    (`target`, default template_dir())."""
+    target = target or template_dir()
+    if (target / "prefect.db").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".template-") as scratch:
+        home = Path(scratch) / "home"
+        process, url = _spawn(home, auth=False, seed=False)
+        try:
+            _await_healthy(home, process, url)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        with contextlib.closing(sqlite3.connect(home / "prefect" / "prefect.db")) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        built = Path(scratch) / "template"
+        built.mkdir()
+        for name in _TEMPLATE_FILES:
+            if (home / "prefect" / name).exists():
+                shutil.copyfile(home / "prefect" / name, built / name)
+        try:
+            built.rename(target)
+        except OSError:  # another setup built it meanwhile
+            if not (target / "prefect.db").exists():
+                raise
+    return target
+
+
+if __name__ == "__main__":
+    print(build_template())

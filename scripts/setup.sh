@@ -59,3 +59,8 @@ fi
 # A new table embeds with onnx-int8: its ONNX files are built here from the bundled model (about
 # 30 s, once per model and onnxruntime version; a no-op when they exist) instead of by a first run.
 .venv/bin/python -c 'from docflow.adapters.embedders.onnx import prebuild_default; prebuild_default()'
+
+# Every new DOCFLOW_HOME's Prefect server starts from a database migrated here once per Prefect
+# version (about 12 s of migrations a first `docflow ingest` would otherwise wait for; a no-op
+# when it exists).
+.venv/bin/python -m docflow.server >/dev/null

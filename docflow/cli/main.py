@@ -183,21 +183,29 @@ def _sync(args: argparse.Namespace, settings) -> int:
 
 
 def _flow_environment(args: argparse.Namespace, settings, log_format: str) -> bool | None:
-    """What every command that runs a flow needs first: a Prefect API (found or started),
-    SIGTERM treated like Ctrl-C, and logging for the terminal at hand. Returns whether the
-    terminal is interactive, or None when there is no API."""
-    from docflow.server import ensure_api
+    """What every command that runs a flow needs first: a Prefect API (found or started; a
+    server that is starting boots while this process imports the run's libraries), SIGTERM
+    treated like Ctrl-C, and logging for the terminal at hand. Returns whether the terminal is
+    interactive, or None when there is no API."""
+    from docflow.server import start_api
 
     try:
-        ensure_api(settings.home)
+        api_ready = start_api(settings.home)
     except RuntimeError as exc:
         print(f"docflow: no Prefect API: {exc}", file=sys.stderr)
         return None
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill = Ctrl-C: cancel cleanly
     from docflow.cli.terminal import configure_logging, is_interactive
+    from docflow.service.runs import prepare
 
     interactive = is_interactive(args.json)
     configure_logging(args.json, log_format, interactive)
+    prepare(settings, args.command)
+    try:
+        api_ready()
+    except RuntimeError as exc:
+        print(f"docflow: no Prefect API: {exc}", file=sys.stderr)
+        return None
     return interactive
 
 

@@ -39,6 +39,20 @@ def missing_sources(paths: Sequence[str]) -> list[str]:
 OnProgress = Callable[[object], None] | None
 
 
+FLOW_MODULES = {"ingest": "flows.ingest", "sync": "flows.sync", "export": "flows.export"}
+
+
+def prepare(settings: DocflowSettings, run: str) -> None:
+    """Import what `run` (a key of FLOW_MODULES) loads before its first result: its flow and
+    the store's client. Seconds of imports, worth doing while the Prefect server starts."""
+    import importlib
+
+    from docflow.adapters import stores
+
+    for module in (FLOW_MODULES[run], *stores.adapter(settings.store).client_modules):
+        importlib.import_module(module)
+
+
 def ingest(settings: DocflowSettings, paths: Sequence[str], on_progress: OnProgress = None, *, include=None,
            exclude=None, retry_failed: bool = False, rehash: bool = False) -> RunResult:
     from flows.ingest import ingest as flow

@@ -1,10 +1,13 @@
-"""The docflow-managed Prefect server requires its auth string; docflow's own commands bring it."""
+"""The docflow-managed Prefect server: it requires its auth string (docflow's own commands bring
+it), a new home starts from the migrated template, and one home gets one server."""
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -52,3 +55,92 @@ def test_the_api_refuses_callers_without_the_auth_string_and_docflow_still_works
         assert secret.read_text().strip() == f"{user}:{password}"
     finally:
         server.stop_server(home)
+
+
+def _schema(database) -> tuple:
+    """Migration head, every table's and index's definition (its lines sorted: migrations
+    emit a table's constraints in no fixed order) and the registered block types."""
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        objects = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        return (
+            db.execute("SELECT version_num FROM alembic_version").fetchall(),
+            [(kind, name, sorted(line.strip().rstrip(",") for line in (sql or "").splitlines()))
+             for kind, name, sql in objects],
+            db.execute("SELECT slug FROM block_type ORDER BY slug").fetchall(),
+        )
+
+
+def test_a_new_home_starts_from_the_installed_template_which_matches_a_freshly_migrated_database(tmp_path):
+    installed = server.build_template()  # setup builds it; a no-op then
+    fresh = server.build_template(tmp_path / "fresh")
+    assert fresh != installed
+    assert _schema(fresh / "prefect.db") == _schema(installed / "prefect.db")
+    assert _schema(installed / "prefect.db")[2]  # the block types are in it
+
+    home = tmp_path / "home"
+    info = server.start_server(home)
+    try:
+        assert _schema(home / "prefect" / "prefect.db")[0] == _schema(installed / "prefect.db")[0]
+        user, password = (home / "api-auth").read_text().strip().split(":", 1)
+        blocks = httpx.post(f"{info.url}/block_types/filter", json={}, auth=(user, password))
+        assert blocks.status_code == 200 and len(blocks.json()) > 10
+    finally:
+        server.stop_server(home)
+
+
+def test_seeding_never_touches_an_existing_database(tmp_path):
+    template = tmp_path / "template"
+    template.mkdir()
+    (template / "prefect.db").write_bytes(b"template")
+    (template / "memo_store.toml").write_text("memo")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "prefect.db").write_bytes(b"my runs")
+
+    assert not server.seed_database(mine, template)
+    assert (mine / "prefect.db").read_bytes() == b"my runs"
+    assert not (mine / "memo_store.toml").exists()
+    assert server.seed_database(tmp_path / "new", template)
+    assert (tmp_path / "new" / "prefect.db").read_bytes() == b"template"
+    assert not server.seed_database(tmp_path / "none", tmp_path / "no-template")
+
+
+def _servers_of(home) -> list[int]:
+    """Live Prefect server processes docflow started for `home`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"docflow.prefect_server" in command and f"PREFECT_HOME={home / 'prefect'}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def test_two_first_commands_on_a_new_home_share_the_one_server_they_start(tmp_path):
+    """Each command imports its libraries while the server it found missing boots; the second
+    waits for the first one's server instead of starting another."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
+    env.update(DOCFLOW_HOME=str(home))
+    sources = []
+    for i in range(2):
+        sources.append(tmp_path / f"src{i}")
+        b.make_corpus(sources[-1], 2)
+    try:
+        runs = [subprocess.Popen([sys.executable, "-m", "docflow.cli", "ingest", str(src), "--db",
+                                  str(tmp_path / f"db{i}"), "--json"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env) for i, src in enumerate(sources)]
+        for run in runs:
+            out, err = run.communicate(timeout=600)
+            assert run.returncode == 0, err[-3000:]
+            assert json.loads(out)["documents_processed"] == 2
+        assert len(_servers_of(home)) == 1
+    finally:
+        server.stop_server(home)
+        for pid in _servers_of(home):  # a second server, when the test failed
+            os.killpg(pid, signal.SIGTERM)

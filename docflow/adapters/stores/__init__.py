@@ -37,6 +37,9 @@ class StoreAdapter:
     vector_store: Callable[[Target], VectorStore]
     state: Callable[[Target], State]
     default_db: str  # where a run writes when no database is named
+    # What opening a store imports (its client library, seconds of imports): loaded early by
+    # a command that is waiting for something else anyway, such as a Prefect server starting.
+    client_modules: tuple[str, ...] = ()
 
 
 class UnknownStore(DocflowSystemError):

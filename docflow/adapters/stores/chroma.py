@@ -487,4 +487,5 @@ class ChromaState:
         return self._select(self.exports_table, None, "ORDER BY started_at DESC LIMIT ?", [limit]).to_pylist()
 
 
-ADAPTER = StoreAdapter(name="chroma", vector_store=ChromaStore, state=ChromaState, default_db="./chroma")
+ADAPTER = StoreAdapter(name="chroma", vector_store=ChromaStore, state=ChromaState, default_db="./chroma",
+                       client_modules=("chromadb",))

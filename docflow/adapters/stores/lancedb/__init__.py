@@ -4,4 +4,5 @@ from docflow.adapters.stores import StoreAdapter
 from docflow.adapters.stores.lancedb.ledger import LanceState
 from docflow.adapters.stores.lancedb.store import LanceStore
 
-ADAPTER = StoreAdapter(name="lancedb", vector_store=LanceStore, state=LanceState, default_db="./lancedb")
+ADAPTER = StoreAdapter(name="lancedb", vector_store=LanceStore, state=LanceState, default_db="./lancedb",
+                       client_modules=("lancedb",))
