@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,15 +162,15 @@ def start_api(home: Path, database: str | None = None) -> Callable[[], ServerInf
             use_server(home, running)
             lock.release()
             return lambda: running
-        process, url = _spawn(home, database=database)
-        use_server(home, ServerInfo(url, process.pid, True))
+        state = _booting_server(home) or _spawn(home, database=database)
+        use_server(home, ServerInfo(state["url"], state["pid"], True))
     except BaseException:
         lock.release()
         raise
 
     def ready() -> ServerInfo:
         try:
-            return _await_healthy(home, process, url)
+            return _await_healthy(home, state["url"], state["pid"])
         finally:
             lock.release()
 
@@ -198,12 +197,32 @@ def start_server(home: Path, port: int | None = None, auth: bool = True, databas
     `database`: a PostgreSQL URL for the server's database instead of SQLite under `home`,
     which is what Prefect recommends once runs hold thousands of task runs (SQLite serializes
     every write and starts answering "database is locked")."""
-    process, url = _spawn(home, port=port, auth=auth, database=database)
-    return _await_healthy(home, process, url)
+    state = _spawn(home, port=port, auth=auth, database=database)
+    return _await_healthy(home, state["url"], state["pid"])
+
+
+def _is_server(pid: int) -> bool:
+    """A live server process docflow started (not a pid the system has since reused)."""
+    try:
+        return b"docflow.prefect_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _booting_server(home: Path) -> dict | None:
+    """The recorded server when it is alive but not answering yet: its starter was killed (a
+    kill -9 of the CLI) before it answered, and the next command waits for it rather than
+    start a second server on the same database."""
+    try:
+        state = json.loads(_state_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if _is_server(state.get("pid", 0)) else None
 
 
 def _spawn(home: Path, port: int | None = None, auth: bool = True, database: str | None = None,
-           seed: bool = True) -> tuple[subprocess.Popen, str]:
+           seed: bool = True) -> dict:
+    """Start the server and record it at once (see _booting_server)."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -232,20 +251,22 @@ def _spawn(home: Path, port: int | None = None, auth: bool = True, database: str
         env=env,
         start_new_session=True,  # survives the CLI, and Ctrl-C in the CLI does not reach it
     )
-    return process, url
+    state = {"url": url, "pid": process.pid, "port": port}
+    _state_file(home).write_text(json.dumps(state))
+    return state
 
 
-def _await_healthy(home: Path, process: subprocess.Popen, url: str) -> ServerInfo:
+def _await_healthy(home: Path, url: str, pid: int) -> ServerInfo:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap our own child if it exited, so it is not alive
+        if not _is_server(pid):
             raise RuntimeError(f"prefect server exited early; see {home / 'server.log'}")
         if healthy(url, timeout=1.0):
-            port = urllib.parse.urlsplit(url).port
-            _state_file(home).write_text(json.dumps({"url": url, "pid": process.pid, "port": port}))
-            return ServerInfo(url, process.pid, True)
+            return ServerInfo(url, pid, True)
         time.sleep(0.1)
-    process.kill()
+    os.killpg(pid, signal.SIGKILL)
     raise RuntimeError(f"prefect server did not answer within {START_TIMEOUT_S:.0f}s")
 
 
@@ -285,12 +306,13 @@ def build_template(target: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".template-") as scratch:
         home = Path(scratch) / "home"
-        process, url = _spawn(home, auth=False, seed=False)
+        state = _spawn(home, auth=False, seed=False)
         try:
-            _await_healthy(home, process, url)
+            _await_healthy(home, state["url"], state["pid"])
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):  # gone already
+                os.killpg(state["pid"], signal.SIGTERM)
+                os.waitpid(state["pid"], 0)
         with contextlib.closing(sqlite3.connect(home / "prefect" / "prefect.db")) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         built = Path(scratch) / "template"

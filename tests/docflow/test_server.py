@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -143,4 +144,31 @@ def test_two_first_commands_on_a_new_home_share_the_one_server_they_start(tmp_pa
     finally:
         server.stop_server(home)
         for pid in _servers_of(home):  # a second server, when the test failed
+            os.killpg(pid, signal.SIGTERM)
+
+
+def test_a_command_killed_while_its_server_boots_leaves_that_server_to_the_next_one(tmp_path):
+    """kill -9 of the CLI between starting the server and its first answer: the next command
+    waits for that server instead of starting a second one on the same database."""
+    home, src = tmp_path / "home", tmp_path / "src"
+    b.make_corpus(src, 2)
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING")}
+    env.update(DOCFLOW_HOME=str(home))
+    command = [sys.executable, "-m", "docflow.cli", "ingest", str(src), "--db", str(tmp_path / "db"), "--json"]
+    try:
+        first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 120
+        while not _servers_of(home) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.kill()
+        first.wait()
+        assert len(_servers_of(home)) == 1
+
+        second = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert json.loads(second.stdout)["documents_processed"] == 2
+        assert len(_servers_of(home)) == 1
+    finally:
+        server.stop_server(home)
+        for pid in _servers_of(home):
             os.killpg(pid, signal.SIGTERM)
