@@ -15,11 +15,25 @@ MAX_BATCH_RUNS = 2000
 
 def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[list[DocRef]]:
     """At most `batch_size` per batch, but small corpora are split so every worker gets work,
-    and a large one never needs more than MAX_BATCH_RUNS batches."""
+    and a large one never needs more than MAX_BATCH_RUNS batches.
+
+    The workers should run out of work together: a large document or a full batch started
+    last kept one core busy while the other idled at the end of the run. So the largest
+    documents go first (bytes stand in for work) and the batches shrink as the work left
+    does, to half of each worker's share of it but not below a quarter of the batch size,
+    whose per-batch writes would then cost more than the balance gains
+    (longest-processing-time-first with guided self-scheduling)."""
     if not docs:
         return []
     size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))), math.ceil(len(docs) / MAX_BATCH_RUNS))
-    return [list(docs[i : i + size]) for i in range(0, len(docs), size)]
+    floor = max(math.ceil(size / 4), math.ceil(len(docs) / MAX_BATCH_RUNS))
+    ordered = sorted(docs, key=lambda d: d.size, reverse=True)
+    batches, start = [], 0
+    while start < len(ordered):
+        step = max(floor, min(size, math.ceil((len(ordered) - start) / (2 * workers))))
+        batches.append(ordered[start : start + step])
+        start += step
+    return batches
 
 
 def select_work(

@@ -129,19 +129,3 @@ def test_sigkill_in_the_middle_then_rerun_loses_and_duplicates_nothing(prefect_a
     check = run_cli("verify", "--db", str(db), "--source", str(src), "--json")
     assert check.returncode == 0, check.stdout[-2000:]
     assert json.loads(check.stdout)["consistent"]
-
-
-@pytest.mark.parametrize(("docs", "batch_size", "workers", "runs"), [
-    (10, 16, 2, 4),            # a small corpus is split so both workers get work
-    (3_000, 16, 2, 188),       # the configured size
-    (100_000, 16, 2, 2_000),   # a large one grows its batches instead of its task runs
-    (1_000_000, 16, 8, 2_000),
-])
-def test_batch_task_runs_stay_bounded_as_the_corpus_grows(docs, batch_size, workers, runs):
-    from docflow.core.models import DocRef
-    from docflow.core.plan import make_batches
-
-    refs = [DocRef(f"d{i}", f"/s/d{i}", "/s", 1, 0, "", "", "txt") for i in range(docs)]
-    batches = make_batches(refs, batch_size, workers)
-    assert len(batches) == runs
-    assert [d for batch in batches for d in batch] == refs
