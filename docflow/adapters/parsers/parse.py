@@ -56,6 +56,10 @@ IMAGE_TYPES = frozenset({"png", "jpg", "tiff", "bmp", "gif", "webp", "heic"})
 PANDOC_TYPES = frozenset({"odt", "rtf", "epub", "org", "rst"})
 LIBREOFFICE_TYPES = frozenset({"doc", "ppt"})
 LIBREOFFICE_SETUP = "DOCFLOW_WITH_LIBREOFFICE=1 scripts/setup.sh"
+# libxml2, the HTML parser under unstructured's html and md partitioning, drops a text node
+# longer than this without a word (lxml's huge_tree is not reachable through unstructured).
+LIBXML2_MAX_TEXT = 10_000_000
+LIBXML2_TYPES = frozenset({"html", "md"})
 
 ParseFn = Callable[[str, str], list[Any]]
 
@@ -100,9 +104,19 @@ def parse_document(path: str, doc_type: str, ocr_settings: OcrSettings = OcrSett
         found = _partition(path, doc_type)
     elements = [e for e in found if (getattr(e, "text", "") or "").strip()]
     if not elements:
-        detail = "no text layer and no text found by OCR" if doc_type in IMAGE_TYPES | {"pdf"} else "no text content"
-        raise ParseError(f"no elements extracted from a non-empty {doc_type} file: {detail}")
+        raise ParseError(f"no elements extracted from a non-empty {doc_type} file: {_why_empty(path, doc_type)}")
     return elements
+
+
+def _why_empty(path: str, doc_type: str) -> str:
+    if doc_type in IMAGE_TYPES | {"pdf"}:
+        return "no text layer and no text found by OCR"
+    size = os.path.getsize(path)
+    if doc_type in LIBXML2_TYPES and size > LIBXML2_MAX_TEXT:
+        return (f"no text content read from {size / 1e6:.1f} MB, most likely one run of text over "
+                f"{LIBXML2_MAX_TEXT:,} bytes without markup, which libxml2 (the HTML parser) drops; "
+                "split the document or convert it to plain text")
+    return "no text content"
 
 
 def _import_spacy_without_torch() -> None:

@@ -253,3 +253,13 @@ print(torch.tensor([1.0]).sum().item(), len(texts))
     assert done.returncode == 0, done.stderr[-3000:]
     total, count = done.stdout.split()
     assert total == "1.0" and int(count) >= 2
+
+
+@pytest.mark.parametrize("doc_type", ["html", "md"])
+def test_a_text_run_too_long_for_libxml2_fails_saying_so(tmp_path, doc_type):
+    """libxml2 drops a text node over 10 MB silently; "no text content" alone would be wrong."""
+    run = "retry the failed batch " * (10_500_000 // 23)
+    path = tmp_path / f"one-line.{doc_type}"
+    path.write_text(f"<html><body><p>{run}</p></body></html>" if doc_type == "html" else run)
+    with pytest.raises(ParseError, match=r"no text content read from 10\.5 MB, .*over 10,000,000 bytes.*libxml2"):
+        parse_document(str(path), doc_type)
