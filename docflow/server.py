@@ -202,11 +202,14 @@ def start_server(home: Path, port: int | None = None, auth: bool = True, databas
 
 
 def _is_server(pid: int) -> bool:
-    """A live server process docflow started (not a pid the system has since reused)."""
+    """A live server process docflow started (not a pid the system has since reused). Right
+    after the spawn the child may still be in exec, with an empty command line."""
     try:
-        return b"docflow.prefect_server" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
         return False
+    return "zombie" not in state and (not command or b"docflow.prefect_server" in command)
 
 
 def _booting_server(home: Path) -> dict | None:
@@ -262,7 +265,9 @@ def _await_healthy(home: Path, url: str, pid: int) -> ServerInfo:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap our own child if it exited, so it is not alive
         if not _is_server(pid):
-            raise RuntimeError(f"prefect server exited early; see {home / 'server.log'}")
+            log = home / "server.log"
+            tail = log.read_text(errors="replace")[-1500:].strip() if log.exists() else ""
+            raise RuntimeError(f"prefect server exited early; see {log}" + (f":\n{tail}" if tail else ""))
         if healthy(url, timeout=1.0):
             return ServerInfo(url, pid, True)
         time.sleep(0.1)
