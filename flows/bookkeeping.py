@@ -44,8 +44,9 @@ def explain_skipped(target: Target, skipped, state: RunState, retry_failed: bool
 
 
 def settle_unsettled(target: Target | None, state: RunState) -> None:
-    """A cancelled batch may have committed before the cancel reached it: the ledger rows this
-    run wrote for the current fingerprints say which; the rest are pending."""
+    """A batch cancelled, or failed by the system error that stopped the run, may have
+    committed some of its documents first: the ledger rows this run wrote for the current
+    fingerprints say which; the rest are pending."""
     counters = state.counters
     if not counters.unsettled:
         return

@@ -85,11 +85,11 @@ def final_state(counters: RunCounters, summary: dict, logger, started: bool = Tr
 def settle(exc: BaseException, settings, run: OpenRun | None, state: RunState) -> None:
     """The run's outcome and reason for an exit by exception."""
     counters = state.counters
+    bookkeeping.settle_unsettled(run.target if run else None, state)
     if isinstance(exc, (Interrupted, KeyboardInterrupt, TerminationSignal)):
         # Ctrl-C or SIGTERM: submission stopped, in-flight batches cancelled, finished work
         # kept; the run reports and ends Cancelled.
         counters.outcome, counters.reason = RunOutcome.CANCELLED, "interrupted by the user"
-        bookkeeping.settle_unsettled(run.target if run else None, state)
     elif isinstance(exc, SourceError):
         counters.outcome, counters.reason = RunOutcome.FAILED, f"bad sources: {exc}"
     elif settings is None:

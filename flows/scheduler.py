@@ -102,6 +102,9 @@ class BatchScheduler:
         policy, rules = self.policies.for_class(error.error_class), rules_for(error.error_class)
         if rules.stops_run or policy.stop_run:
             self.stop = error
+            # it may have committed some of its documents before the error: the ledger says
+            # which once the run ends (bookkeeping.settle_unsettled)
+            self.progress.counters.unsettled.update({d.doc_id: d.fingerprint for d in batch})
         elif rules.resubmitted and attempt <= policy.retries:
             self.progress.logger.warning("batch failed (%s), resubmitting: %s", error.error_class.value, error)
             self.pending.append((name, batch, attempt + 1))
