@@ -292,13 +292,17 @@ def seed_database(prefect_home: Path, source: Path | None = None) -> bool:
     source = source or template_dir()
     if (prefect_home / "prefect.db").exists() or not (source / "prefect.db").exists():
         return False
-    prefect_home.mkdir(parents=True, exist_ok=True)
+    _copy_template_files(source, prefect_home)
+    return True
+
+
+def _copy_template_files(source: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
     for name in _TEMPLATE_FILES:
         if (source / name).exists():
-            partial = prefect_home / f".{name}.partial"
+            partial = dest / f".{name}.partial"
             shutil.copyfile(source / name, partial)
-            partial.replace(prefect_home / name)  # never a half-copied database
-    return True
+            partial.replace(dest / name)  # never a half-copied database
 
 
 def build_template(target: Path | None = None) -> Path:
@@ -321,10 +325,7 @@ def build_template(target: Path | None = None) -> Path:
         with contextlib.closing(sqlite3.connect(home / "prefect" / "prefect.db")) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         built = Path(scratch) / "template"
-        built.mkdir()
-        for name in _TEMPLATE_FILES:
-            if (home / "prefect" / name).exists():
-                shutil.copyfile(home / "prefect" / name, built / name)
+        _copy_template_files(home / "prefect", built)
         try:
             built.rename(target)
         except OSError:  # another setup built it meanwhile

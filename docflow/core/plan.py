@@ -25,8 +25,9 @@ def make_batches(docs: Sequence[DocRef], batch_size: int, workers: int) -> list[
     (longest-processing-time-first with guided self-scheduling)."""
     if not docs:
         return []
-    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))), math.ceil(len(docs) / MAX_BATCH_RUNS))
-    floor = max(math.ceil(size / 4), math.ceil(len(docs) / MAX_BATCH_RUNS))
+    fewest = math.ceil(len(docs) / MAX_BATCH_RUNS)  # the size that keeps within MAX_BATCH_RUNS
+    size = max(1, min(batch_size, math.ceil(len(docs) / (2 * workers))), fewest)
+    floor = max(math.ceil(size / 4), fewest)
     ordered = sorted(docs, key=lambda d: d.size, reverse=True)
     batches, start = [], 0
     while start < len(ordered):
