@@ -1,6 +1,7 @@
 """Test session isolation and the real services the end-to-end tests use.
 
-Everything Prefect and docflow keep on disk goes to one temporary directory per test session:
+Everything Prefect and docflow keep on disk goes to one temporary directory per test session
+(per pytest process: scripts/test.sh runs two, each with its own server and warm cluster):
 prefect_test_harness-style isolation swaps the database but not result storage, so without a
 session-private PREFECT_LOCAL_STORAGE_PATH cached results would leak between runs. These
 variables are set at import time, before any test imports prefect."""

@@ -61,7 +61,7 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
         browser.screenshot(ARTIFACTS / "ui-flow-run-artifacts.png")
 
         browser.click_text("docflow-ingest-handbook-documents")
-        rows = table_rows(browser, "broken.pdf")
+        rows = table_rows(browser, "broken.pdf", *(d.name for d in docs))
         outcomes = {r[0]: r[1] for r in rows if len(r) > 1}
         assert outcomes == {"broken.pdf": "failed"} | {d.name: "done" for d in docs}, rows
         browser.wait_for_text("finished: 4 done, 1 failed, 0 skipped of 5")  # the run's state message
@@ -72,7 +72,7 @@ def test_flow_run_page_shows_what_the_run_did(cli, prefect_api, tmp_path):
         browser.wait_for_text("Artifacts")
         browser.click("#artifacts")
         browser.click_text("docflow-ingest-handbook-summary")
-        summary = {r[0]: r[1] for r in table_rows(browser, "failures_by_class.parse") if len(r) > 1}
+        summary = {r[0]: r[1] for r in table_rows(browser, "failures_by_class.parse", "documents_processed") if len(r) > 1}
         assert summary["failures_by_class.parse"] == "1" and summary["documents_processed"] == "4"
         assert not [v for v in summary.values() if v.startswith(("{", "[", '"'))], summary
         time.sleep(2)
@@ -94,16 +94,18 @@ ROWS_JS = """Array.from(document.querySelectorAll('tbody tr'))
   .map(r => Array.from(r.querySelectorAll('td')).map(c => c.innerText.trim()))"""
 
 
-def table_rows(browser: Browser, needle: str, timeout: float = 60) -> list[list[str]]:
-    """The rendered table's body rows once a cell shows `needle`."""
+def table_rows(browser: Browser, *needles: str, timeout: float = 60) -> list[list[str]]:
+    """The rendered table's body rows once every needle is a whole cell and two reads agree:
+    the UI redraws its rows while they fade in, so one read can catch a half-drawn table."""
     deadline = time.monotonic() + timeout
     rows: list = []
     while time.monotonic() < deadline:
-        rows = browser.evaluate(ROWS_JS) or []
-        if any(needle in cell for row in rows for cell in row):
+        previous, rows = rows, browser.evaluate(ROWS_JS) or []
+        cells = {cell for row in rows for cell in row}
+        if rows == previous and all(n in cells for n in needles):
             return rows
         time.sleep(0.5)
-    raise AssertionError(f"no table row shows {needle!r}; rows: {rows}")
+    raise AssertionError(f"no settled table shows all of {needles!r}; rows: {rows}")
 
 
 def test_custom_run_form_explains_the_parameters(prefect_api):
