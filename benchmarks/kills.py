@@ -6,10 +6,13 @@ process and Dask workers) after a random delay, reruns the same command to compl
 checks with `docflow verify --source` that the table is exact (for an export: that the resumed
 snapshot imports to exactly the rows of its pinned version). An `edit` round is an ingest during
 which two documents are rewritten (after discovery has hashed them) and, once the run is over,
-reverted, as `git checkout` would: the table must then hold the reverted text. It prints one
-line per kill and the tally: kills, lost, duplicated, stale, stale texts (an edited document
-whose chunks are not of its bytes on disk), redone (documents finished before the kill and
-processed again), bad snapshots.
+reverted, as `git checkout` would: the table must then hold the reverted text. The corpus also
+holds documents that must fail, every round: a corrupt PDF and a one-line HTML over the text cap
+(DOCFLOW_MAX_TEXT_CHARS, lowered for the runner's commands). It prints one line per kill and the
+tally: kills, lost, duplicated, stale, stale texts (an edited document whose chunks are not of its
+bytes on disk), redone (documents finished before the kill and processed again), bad snapshots,
+bad failures (a document that must fail was not recorded as a parse failure, or one that must
+not was) and counters off (a rerun's summary that breaks docflow.core.summary.discrepancies).
 
     .venv/bin/python benchmarks/kills.py --kills 20 --seed 7
 """
@@ -32,9 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 import docflow  # noqa: E402,F401
 
-from tests.docbuilders import make_corpus, make_md, make_txt  # noqa: E402
+from docflow.core.summary import discrepancies  # noqa: E402
+from tests.docbuilders import make_corpus, make_corrupt_pdf, make_md, make_txt  # noqa: E402
+from tests.reliability.badcorpus import MAX_TEXT_CHARS, one_line_html  # noqa: E402
 
 CLI = [sys.executable, "-m", "docflow.cli"]
+# Documents every run must record as parse failures, next to the corpus they share batches with.
+MUST_FAIL = {"broken.pdf": make_corrupt_pdf, "one-line.html": one_line_html}
 
 
 def _target(db: Path):
@@ -51,7 +58,7 @@ def ledger_rows(db: Path) -> dict[str, dict]:
 
 
 def mutate(source: Path, rng: random.Random, round_no: int) -> None:
-    files = sorted(p for p in source.iterdir() if p.is_file())
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.name not in MUST_FAIL)
     for path in rng.sample(files, k=min(len(files), 4)):
         make_txt(path, topic=f"Round {round_no} rewrite of {path.stem}", n=rng.randint(1, 4))
     for i in range(rng.randint(1, 5)):
@@ -59,6 +66,17 @@ def mutate(source: Path, rng: random.Random, round_no: int) -> None:
     victims = [p for p in files if p.name.startswith("new-")]
     for path in rng.sample(victims, k=min(len(victims), 2)):
         path.unlink()
+
+
+def bad_failures(ledger: dict[str, dict]) -> list[str]:
+    """The documents whose ledger row says the wrong thing about failing: each of MUST_FAIL is a
+    parse failure, every other document is done."""
+    def wrong(doc_id: str, row: dict) -> bool:
+        if doc_id in MUST_FAIL:
+            return row["status"] != "failed" or row["error_class"] != "parse"
+        return row["status"] != "done"
+
+    return sorted(d for d, r in ledger.items() if wrong(d, r))
 
 
 def marked(path: Path, marker: str) -> bytes:
@@ -117,9 +135,12 @@ def main() -> None:
 
     ensure_api(Path(os.environ["DOCFLOW_HOME"]))
     source, db = work / "src", work / "db"
+    os.environ["DOCFLOW_MAX_TEXT_CHARS"] = str(MAX_TEXT_CHARS)  # for the commands it starts
     make_corpus(source, args.docs)
+    for name, build in MUST_FAIL.items():
+        build(source / name)
     tally = {"kills": 0, "lost": 0, "duplicated": 0, "stale": 0, "stale_texts": 0, "redone": 0,
-             "inconsistent_rounds": 0, "bad_snapshots": 0}
+             "inconsistent_rounds": 0, "bad_snapshots": 0, "bad_failures": 0, "counters_off": 0}
     for round_no in range(1, args.kills + 1):
         mutate(source, rng, round_no)
         verb = rng.choice(["sync", "ingest", "export", "edit"]) if round_no > 1 else "sync"
@@ -175,12 +196,17 @@ def main() -> None:
         tally["stale"] += stale
         tally["redone"] += redone
         tally["inconsistent_rounds"] += 0 if report["consistent"] else 1
+        misfiled = bad_failures(after)
+        tally["bad_failures"] += len(misfiled)
+        counting = discrepancies(summary)
+        tally["counters_off"] += 1 if counting else 0
         wrong_texts = stale_texts(db, edited)
         tally["stale_texts"] += wrong_texts
         print(f"round {round_no:2d}: {verb:6s} {'killed' if not finished_first else 'finished'} at "
               f"{delay:5.1f}s; rerun processed {summary['documents_processed']}, deleted "
               f"{summary['documents_deleted']}; verify {'ok' if report['consistent'] else counts}; redone {redone}"
-              + (f"; edited texts {'WRONG: %d' % wrong_texts if wrong_texts else 'ok'}" if edited else ""),
+              + (f"; edited texts {'WRONG: %d' % wrong_texts if wrong_texts else 'ok'}" if edited else "")
+              + (f"; MISFILED {misfiled}" if misfiled else "") + (f"; COUNTERS {counting}" if counting else ""),
               flush=True)
     print("tally:", json.dumps(tally))
 

@@ -46,6 +46,11 @@ PER_DIR = 1000  # documents per directory, as a real tree would spread them
 SCENARIOS = ("first ingest", "no-op rerun", "no-op sync", "1% changed", "1% touched", "0.5% deleted")
 
 
+def load_average() -> str:
+    """Printed with each table: other work on the machine inflates every number in it."""
+    return "load average %.1f / %.1f / %.1f (1, 5, 15 min)" % os.getloadavg()
+
+
 def doc_text(i: int, revision: int = 0) -> str:
     return (
         f"# Note {i}\n\nRevision {revision}. Document {i} of the scale benchmark talks about "
@@ -136,7 +141,7 @@ def flow_mode(counts: list[int], work: Path, extra: list[str]) -> None:
 
 def print_flow_table(results: dict[int, dict[str, Measured]]) -> None:
     counts = sorted(results)
-    print(f"\nscale benchmark (flow mode), cpu_count={os.cpu_count()}, machine shared")
+    print(f"\nscale benchmark (flow mode), cpu_count={os.cpu_count()}, {load_average()}")
     header = f"{'scenario':<14}" + "".join(
         f" | {'N=' + str(n):>8} wall   in-flow  flow RSS  processed/deleted" for n in counts
     )
@@ -181,7 +186,7 @@ def discovery_mode(n: int, work: Path) -> None:
         rows.append((size, build_s, *time_decision(source, target, generation, fingerprint)))
         shutil.rmtree(source, ignore_errors=True)
         shutil.rmtree(db, ignore_errors=True)
-    print(f"\nscale benchmark (discovery mode), cpu_count={os.cpu_count()}, machine shared")
+    print(f"\nscale benchmark (discovery mode), cpu_count={os.cpu_count()}, {load_average()}")
     print(f"{'entries':>9} {'build':>8} {'discover':>9} {'skip':>8} {'total':>8} {'per entry':>10} {'finished':>9}")
     for size, build_s, discover_s, skip_s, finished in rows:
         total = discover_s + skip_s
