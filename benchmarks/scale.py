@@ -93,7 +93,11 @@ class Measured:
     summary: dict
 
 
-def run_cli(args: list[str], env: dict | None = None, allowed: tuple[int, ...] = (0,)) -> Measured:
+def run_cli(
+    args: list[str], env: dict | None = None, allowed: tuple[int, ...] = (0,), log: Path | None = None
+) -> Measured:
+    """`log`: where the command's stderr (Prefect's and docflow's log lines) is kept, to be
+    searched afterwards for dropped events, "database is locked" and client timeouts."""
     command = [sys.executable, "-m", "docflow.cli", *args, "--json"]
     started = time.monotonic()
     process = subprocess.Popen(
@@ -102,13 +106,16 @@ def run_cli(args: list[str], env: dict | None = None, allowed: tuple[int, ...] =
     with FlowPeak(process.pid, every_s=0.05) as peak:
         out, err = process.communicate()
     wall = time.monotonic() - started
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(err)
     if process.returncode not in allowed:
         raise SystemExit(f"{' '.join(args[:2])} failed ({process.returncode}): {err[-2000:]}")
     summary = json.loads(out)
     return Measured(wall, summary.get("elapsed_s", 0.0), peak.peak / 2**20, summary)
 
 
-def flow_mode(counts: list[int], work: Path, extra: list[str]) -> None:
+def flow_mode(counts: list[int], work: Path, extra: list[str], logs: Path | None = None) -> None:
     results: dict[int, dict[str, Measured]] = {}
     for n in counts:
         source, db = work / f"corpus-{n}", work / f"db-{n}"
@@ -120,19 +127,24 @@ def flow_mode(counts: list[int], work: Path, extra: list[str]) -> None:
         deleted = sample[2 * one_pct : 2 * one_pct + half_pct]
         cmd = [str(source), "--db", str(db), *extra]
         row: dict[str, Measured] = {}
-        row["first ingest"] = run_cli(["ingest", *cmd])
-        row["no-op rerun"] = run_cli(["ingest", *cmd])
-        row["no-op sync"] = run_cli(["sync", *cmd])
+
+        def run(scenario: str, verb: str) -> Measured:
+            log = logs / f"{n}-{scenario.replace(' ', '-').replace('%', 'pct')}.log" if logs else None
+            return run_cli([verb, *cmd], log=log)
+
+        row["first ingest"] = run("first ingest", "ingest")
+        row["no-op rerun"] = run("no-op rerun", "ingest")
+        row["no-op sync"] = run("no-op sync", "sync")
         for i in changed:
             paths[i].write_text(doc_text(i, revision=1), encoding="utf-8")
-        row["1% changed"] = run_cli(["sync", *cmd])
+        row["1% changed"] = run("1% changed", "sync")
         later = time.time() + 60
         for i in touched:
             os.utime(paths[i], (later, later))
-        row["1% touched"] = run_cli(["sync", *cmd])
+        row["1% touched"] = run("1% touched", "sync")
         for i in deleted:
             paths[i].unlink()
-        row["0.5% deleted"] = run_cli(["sync", *cmd])
+        row["0.5% deleted"] = run("0.5% deleted", "sync")
         results[n] = row
         print_flow_table(results)
         shutil.rmtree(source, ignore_errors=True)
@@ -230,6 +242,7 @@ def main() -> None:
     parser.add_argument("--s3", action="store_true", help="object-store mode on moto (first --docs value)")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--work", type=Path, help="work directory (default: a new temporary one)")
+    parser.add_argument("--logs", type=Path, help="flow mode: keep each command's stderr here")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="docflow-scale-"))
@@ -246,7 +259,7 @@ def main() -> None:
         if args.s3:
             s3_mode(args.docs[0], work, extra)
         else:
-            flow_mode(sorted(args.docs), work, extra)
+            flow_mode(sorted(args.docs), work, extra, args.logs)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
