@@ -26,8 +26,13 @@ def explain_skipped(target: Target, skipped, state: RunState, retry_failed: bool
     this same flow run (before the UI's Retry) checkpointed as failures, not as skipped."""
     if not skipped:
         return skipped
-    by_doc = open_state(target).outcomes()
-    last_run = {d: r.run_id for d, r in by_doc.items()}
+    ledger = open_state(target)
+    # Only the documents this flow run wrote need their outcome: one projection of two columns
+    # finds them, instead of an outcome object for every document of a large corpus.
+    written = ledger.rows(["doc_id", "run_id"])
+    mine = [d for d, r in zip(written["doc_id"].to_pylist(), written["run_id"].to_pylist()) if r == state.run_id]
+    by_doc = ledger.outcomes(mine) if mine else {}
+    last_run = dict.fromkeys(mine, state.run_id)
     still_skipped = []
     for doc in skipped:
         row = by_doc.get(doc.doc_id)

@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pyarrow as pa
 
 from docflow.core.hashing import sha256_stream
@@ -70,18 +71,18 @@ _EMPTY = pa.table({
 
 
 class RecordedVersions:
-    """doc_id -> Recorded, from one columnar scan of the ledger. The integer columns stay NumPy
-    arrays; only the documents asked about become objects."""
+    """doc_id -> Recorded, from one columnar scan of the ledger. The integer columns stay one
+    NumPy array (a row per document); only the documents asked about become objects."""
 
     def __init__(self, table: pa.Table | None = None) -> None:
         table = table if table is not None else _EMPTY
         self._index = {doc_id: i for i, doc_id in enumerate(table.column("doc_id").to_pylist())}
         self._sha = table.column("content_sha256").to_pylist()
         self._version = table.column("source_version").to_pylist()
-        self._ints = [
-            table.column(name).fill_null(0).to_numpy()
+        self._ints = np.column_stack([
+            table.column(name).fill_null(0).to_numpy().astype(np.int64, copy=False)
             for name in ("size", "mtime_ns", "ctime_ns", "inode", "observed_ns")
-        ]
+        ]) if table.num_rows else np.zeros((0, 5), np.int64)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -90,7 +91,7 @@ class RecordedVersions:
         i = self._index.get(doc_id)
         if i is None:
             return None
-        size, mtime_ns, ctime_ns, inode, observed_ns = (column.item(i) for column in self._ints)
+        size, mtime_ns, ctime_ns, inode, observed_ns = self._ints[i].tolist()
         return Recorded(self._sha[i] or "", FileStat(size, mtime_ns, ctime_ns, inode), self._version[i] or "", observed_ns)
 
 
