@@ -82,7 +82,7 @@ class RecordedVersions:
         self._ints = np.column_stack([
             table.column(name).fill_null(0).to_numpy().astype(np.int64, copy=False)
             for name in ("size", "mtime_ns", "ctime_ns", "inode", "observed_ns")
-        ]) if table.num_rows else np.zeros((0, 5), np.int64)
+        ])
 
     def __len__(self) -> int:
         return len(self._index)
