@@ -4,8 +4,8 @@ Documents travel in batches (one task run each), so a task-level cache key canno
 documents of a batch are finished. Each document therefore gets its own Prefect result record,
 written through `prefect.results.ResultStore` under a key derived from its fingerprint, with the
 record metadata in separate key storage. Before submitting anything the flow asks the same store
-which keys exist, from one listing of the key storage by shard: a rerun over N finished
-documents costs a listing, not a task run or a read per document.
+which keys exist, from one listing of the key storage by shard (a stat per key on a local
+disk): a rerun over N finished documents costs no task run and no read of a record.
 
 The key is `<doc dir>/<fingerprint>`: the directory is derived from the table generation (a
 dropped and recreated table forgets everything) and the doc_id (two identical files are two
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 
@@ -65,9 +66,7 @@ LIST_PARALLELISM = 32
 
 
 def listed_keys(checkpoint_dir: str, storage_options: Mapping[str, str] | None = None) -> set[str]:
-    """Every non-empty checkpoint key under `checkpoint_dir`, as `<shard>/<doc dir>/<fingerprint>`."""
-    if not is_remote(checkpoint_dir):
-        return _listed_local(os.path.join(local_path(checkpoint_dir), "keys"))
+    """Every non-empty checkpoint key in an object store, as `<shard>/<doc dir>/<fingerprint>`."""
     from concurrent.futures import ThreadPoolExecutor
 
     from fsspec.core import url_to_fs
@@ -83,24 +82,12 @@ def listed_keys(checkpoint_dir: str, storage_options: Mapping[str, str] | None =
         return {key for keys in pool.map(shard, SHARDS) for key in keys}
 
 
-def _listed_local(keys_root: str) -> set[str]:
-    present: set[str] = set()
-    for shard in _entries(keys_root):
-        if not shard.is_dir(follow_symlinks=False):
-            continue
-        for doc in _entries(shard.path):
-            for record in _entries(doc.path):
-                if record.is_file(follow_symlinks=False) and record.stat(follow_symlinks=False).st_size:
-                    present.add(f"{shard.name}/{doc.name}/{record.name}")
-    return present
-
-
-def _entries(path: str) -> list[os.DirEntry]:
+def _nonempty_file(path: str) -> bool:
     try:
-        with os.scandir(path) as entries:
-            return list(entries)
+        info = os.stat(path, follow_symlinks=False)
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
 class PrefectCheckpoints:
@@ -127,14 +114,20 @@ class PrefectCheckpoints:
         return {doc.doc_id for doc in docs if self.results.exists(checkpoint_key(self.generation, doc))}
 
     def finished_listed(self, docs: Iterable[DocRef]) -> set[str]:
-        """The same answer as `finished` from a listing of the key storage, shard by shard,
-        instead of one read per document (on an object store, one request per document).
+        """The same answer as `finished` without reading any record: on an object store from
+        a listing of the key storage, shard by shard (one request per document otherwise); on
+        a local disk from one stat of each expected key file, which costs a system call where
+        a listing would open a directory per document and hold every key of the corpus.
 
-        A record counts when its key file is listed and not empty. Prefect writes the result
+        A record counts when its key file exists and is not empty. Prefect writes the result
         first and the key file after it, so a key file exists only once its result is complete;
         a kill between creating the key file and its single write() leaves it empty, which
         counts as absent, as `exists` counts an unreadable one. An object store's PUT is
         atomic."""
+        if not is_remote(self.directory):
+            keys_root = os.path.join(local_path(self.directory), "keys")
+            return {doc.doc_id for doc in docs
+                    if _nonempty_file(os.path.join(keys_root, checkpoint_key(self.generation, doc)))}
         present = listed_keys(self.directory, self._options)
         return {doc.doc_id for doc in docs if checkpoint_key(self.generation, doc) in present}
 
