@@ -101,6 +101,8 @@ class Discovery:
     ignored_by_reason: dict[str, int] = field(default_factory=dict)
     # Unknown extensions only: what the user would have to add (or convert) to index them.
     ignored_by_extension: dict[str, int] = field(default_factory=dict)
+    # The documents whose bytes were read to hash them: only their recorded stat can be stale.
+    read: frozenset[str] = frozenset()
 
     @property
     def ignored(self) -> int:
@@ -139,6 +141,7 @@ def discover(
     problems: list[DiscoveryProblem] = []
     by_reason: Counter[str] = Counter()
     by_extension: Counter[str] = Counter()
+    read: set[str] = set()
     for location in sources:
         source = source_for(location)
         listing = source.list(location)
@@ -178,8 +181,10 @@ def discover(
                     "ingest these roots into separate tables or pass their common parent"
                 )
             documents[doc_id] = _ref(path, doc_id, listing.root, doc_type, pipeline_fingerprint, found)
+            if found.read:
+                read.add(doc_id)
     ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
-    return Discovery(ordered, tuple(problems), dict(by_reason), dict(by_extension.most_common()))
+    return Discovery(ordered, tuple(problems), dict(by_reason), dict(by_extension.most_common()), frozenset(read))
 
 
 def _doc_id(path: str, listing: Listing) -> str:

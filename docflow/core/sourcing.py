@@ -11,7 +11,7 @@ from docflow.core.models import ErrorClass
 from docflow.core.versions import FileStat
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per candidate of a listing
 class Listed:
     """One candidate as its listing shows it, before anything is read. `version` (an object's
     version id, else its ETag) and `size` are what an object store's listing carries; a local
@@ -37,7 +37,8 @@ class Listing:
 class Examined:
     """A candidate's content hash and cheap version. `content_sha256` "": not read here (the
     worker hashes what it fetches). `head`: the first bytes when they were read now, for the
-    content sniff; b"" when the recorded hash was reused."""
+    content sniff; b"" when the recorded hash was reused. `read`: the bytes were read now, so
+    the stat they were hashed with may be newer than the recorded one."""
 
     content_sha256: str
     size: int
@@ -45,6 +46,7 @@ class Examined:
     observed_ns: int = 0
     version: str = ""
     head: bytes = b""
+    read: bool = False
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ class FsspecSource:
         except PolicyExhausted as exhausted:
             return Unreadable(exhausted.error.error_class, exhausted.error.message)
         return Examined(
-            hashlib.sha256(data).hexdigest(), len(data), version=listed.version, head=data[: sniff.HEAD_BYTES]
+            hashlib.sha256(data).hexdigest(), len(data), version=listed.version, head=data[: sniff.HEAD_BYTES],
+            read=True,
         )
 
     def copy(self, path: str, writer: BinaryIO) -> Copied:

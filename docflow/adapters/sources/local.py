@@ -76,8 +76,8 @@ class LocalSource:
         except OSError as exc:
             return Unreadable(ErrorClass.TRANSIENT, f"read failed during discovery: {exc}")
         if hashed.stat is None:  # changed while read: this hash stands for no stat
-            return Examined(hashed.content_sha256, current.size, head=head)
-        return Examined(hashed.content_sha256, hashed.stat.size, hashed.stat, hashed.observed_ns, head=head)
+            return Examined(hashed.content_sha256, current.size, head=head, read=True)
+        return Examined(hashed.content_sha256, hashed.stat.size, hashed.stat, hashed.observed_ns, head=head, read=True)
 
     def copy(self, path: str, writer: BinaryIO) -> Copied:
         try:
