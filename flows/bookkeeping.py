@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pyarrow.compute as pc
+
 from docflow.adapters.stores import open_state, open_store
 from docflow.core.models import BatchResult, DocStatus, LedgerEntry, Stage, Target
 from flows.run_state import RunState
@@ -28,9 +30,9 @@ def explain_skipped(target: Target, skipped, state: RunState, retry_failed: bool
         return skipped
     ledger = open_state(target)
     # Only the documents this flow run wrote need their outcome: one projection of two columns
-    # finds them, instead of an outcome object for every document of a large corpus.
+    # finds them, filtered in Arrow, instead of an object for every document of a large corpus.
     written = ledger.rows(["doc_id", "run_id"])
-    mine = [d for d, r in zip(written["doc_id"].to_pylist(), written["run_id"].to_pylist()) if r == state.run_id]
+    mine = written["doc_id"].filter(pc.equal(written["run_id"], state.run_id)).to_pylist()
     by_doc = ledger.outcomes(mine) if mine else {}
     last_run = dict.fromkeys(mine, state.run_id)
     still_skipped = []

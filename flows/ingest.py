@@ -26,6 +26,7 @@ from docflow.core.models import RunOutcome
 from docflow.core.plan import select_work
 from docflow.core.verify import ensure_readable
 from flows import bookkeeping, orphans
+from flows.collector import collector_paused
 from flows.discovery import Found, discover_documents, recorded_versions, refresh_versions
 from flows.finish import report, settle
 from flows.interrupt import Interrupted
@@ -49,9 +50,9 @@ class IngestWork:
     dry_run = False
     tolerate_missing = False
 
-    def choose(self, run: OpenRun, found, done: set[str], unreachable: bool, state: RunState):
+    def choose(self, run: OpenRun, found: Found, done: set[str], state: RunState):
         failed = bookkeeping.failed_doc_ids(run.target) if self.retry_failed else set()
-        return select_work(list(found.documents), done, failed, self.retry_failed)
+        return select_work(found.discovery.documents, done, failed, self.retry_failed)
 
     def skip_reason(self, doc_id: str, last_run: dict[str, str], run_id: str) -> str:
         return skip_reason(doc_id, last_run, run_id, sync=False, retry_failed=self.retry_failed)
@@ -83,8 +84,9 @@ def run_documents(work, batch_size: int | None, rehash: bool, inputs: dict):
         resolved = resolve(**inputs)
         paths, settings = resolved.paths, resolved.settings(batch_size)
         orphans.track(settings.home, state.logger)
-        run, found = plan(paths, settings, resolved.retry_policies, work, rehash, state)
-        todo = skip_finished(run, found, work, state)
+        with collector_paused():
+            run, found = plan(paths, settings, resolved.retry_policies, work, rehash, state)
+            todo = skip_finished(run, found, work, state)
         if not work.dry_run:
             process_batches(todo, run, work.retry_failed, state)
             if todo or state.counters.documents_deleted:
@@ -125,8 +127,8 @@ def skip_finished(run: OpenRun, found: Found, work, state: RunState):
     store, ledger = open_store(target), open_state(target)
     done = resume.finished(store, ledger, checkpoints, docs, write=not work.dry_run) if generation else set()
     if found.recorded is not None and not work.dry_run:
-        refresh_versions(target, [d for d in docs if d.doc_id in done], found.recorded)
-    todo, skipped = work.choose(run, discovery, done, found.unreachable, state)
+        refresh_versions(target, [d for d in docs if d.doc_id in discovery.read and d.doc_id in done], found.recorded)
+    todo, skipped = work.choose(run, found, done, state)
     if work.dry_run:
         return todo
     bookkeeping.record_problems(target, discovery.problems, state)
