@@ -11,6 +11,7 @@ from docflow.adapters.stores import open_state
 from docflow.core.discover import Discovery, SourceError, discover
 from docflow.core.models import DocRef, Target
 from docflow.core.settings import DocflowSettings
+from docflow.core.versions import RecordedVersions
 from flows.pipeline import Pipeline
 
 
@@ -21,7 +22,7 @@ class Found:
 
     discovery: Discovery
     unreachable: bool
-    recorded: dict | None
+    recorded: RecordedVersions | None
 
 
 def recorded_versions(target: Target, generation: str):

@@ -18,6 +18,8 @@ from docflow.core.diff import GuardVerdict, diff, mass_delete_guard
 from docflow.core.models import RunOutcome
 from docflow.core.prune import prune
 from docflow.core.settings import MAX_DELETE_FRACTION
+from docflow.core.versions import RecordedVersions
+from flows.discovery import Found
 from flows.ingest import run_documents
 from flows.naming import flow_run_name
 from flows.outcomes import skip_reason
@@ -39,12 +41,12 @@ class SyncOptions:
     retry_failed = False
     tolerate_missing = True
 
-    def choose(self, run: OpenRun, found, done: set[str], unreachable: bool, state: RunState):
-        target, counters, logger = run.target, state.counters, state.logger
-        docs = list(found.documents)
+    def choose(self, run: OpenRun, found: Found, done: set[str], state: RunState):
+        target, counters, logger, unreachable = run.target, state.counters, state.logger, found.unreachable
+        docs = found.discovery.documents
         ledger = open_state(target)
-        known = ledger.fingerprints()
-        present = [d.doc_id for d in docs] + [p.doc_id for p in found.problems]
+        known = found.recorded if found.recorded is not None else RecordedVersions()
+        present = [d.doc_id for d in docs] + [p.doc_id for p in found.discovery.problems]
         changes = diff(docs, present, known, done)
         verdict = mass_delete_guard(
             changes, self.max_delete_fraction, self.allow_mass_delete, source_empty=unreachable or not present,

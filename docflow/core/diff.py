@@ -5,7 +5,7 @@ and the tests all use the same diff."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from docflow.core.models import DocRef
@@ -38,22 +38,23 @@ class GuardVerdict:
 def diff(
     discovered: Sequence[DocRef],
     present_ids: Iterable[str],
-    ledger_fingerprints: Mapping[str, str],
+    indexed_ids: Collection[str],
     finished: set[str],
 ) -> SyncDiff:
     """`present_ids` are every doc_id the source still has, including ones discovery could not
-    read (an unreadable file has not disappeared)."""
+    read (an unreadable file has not disappeared). `indexed_ids`: the ledger's doc_ids (the
+    run's RecordedVersions, which holds them without a string per document)."""
     present = set(present_ids)
     added, updated, unchanged = [], [], []
     for doc in discovered:
         if doc.doc_id in finished:
             unchanged.append(doc.doc_id)
-        elif doc.doc_id in ledger_fingerprints:
+        elif doc.doc_id in indexed_ids:
             updated.append(doc.doc_id)
         else:
             added.append(doc.doc_id)
-    deleted = sorted(set(ledger_fingerprints) - present)
-    return SyncDiff(tuple(added), tuple(updated), tuple(unchanged), tuple(deleted), len(ledger_fingerprints))
+    deleted = sorted(doc_id for doc_id in indexed_ids if doc_id not in present)
+    return SyncDiff(tuple(added), tuple(updated), tuple(unchanged), tuple(deleted), len(indexed_ids))
 
 
 def mass_delete_guard(

@@ -122,7 +122,7 @@ class Target:
         return dict(self.storage_options)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document of the corpus in a run's plan
 class DocRef:
     doc_id: str
     path: str

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -64,35 +65,84 @@ class Hashed:
 
 
 LEDGER_COLUMNS = ("doc_id", "content_sha256", "size", "mtime_ns", "ctime_ns", "inode", "source_version", "observed_ns")
-_EMPTY = pa.table({
-    name: pa.array([], pa.string() if name in ("doc_id", "content_sha256", "source_version") else pa.int64())
+LEDGER_VERSIONS_SCHEMA = pa.schema([
+    (name, pa.string() if name in ("doc_id", "content_sha256", "source_version") else pa.int64())
     for name in LEDGER_COLUMNS
-})
+])
 
 
 class RecordedVersions:
-    """doc_id -> Recorded, from one columnar scan of the ledger. The integer columns stay one
-    NumPy array (a row per document); only the documents asked about become objects."""
+    """doc_id -> Recorded, from one columnar scan of the ledger, at a few dozen bytes per
+    document: the columns stay the scan's Arrow buffers, found through their doc_ids' hashes
+    in a sorted NumPy array, and only a document asked about becomes objects. A dict of
+    doc_id strings and a list of hash strings cost several times that, held through the whole
+    plan of a run. A hash match is confirmed against the stored doc_id."""
 
     def __init__(self, table: pa.Table | None = None) -> None:
-        table = table if table is not None else _EMPTY
-        self._index = {doc_id: i for i, doc_id in enumerate(table.column("doc_id").to_pylist())}
-        self._sha = table.column("content_sha256").to_pylist()
-        self._version = table.column("source_version").to_pylist()
+        table = table if table is not None else LEDGER_VERSIONS_SCHEMA.empty_table()
+        hashes = np.fromiter(_hashes(table.column("doc_id")), np.int64, table.num_rows)
+        self._rows = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[self._rows]
+        self._ids = _Strings(table.column("doc_id"))
+        self._sha = _Strings(table.column("content_sha256"))
+        self._version = _Strings(table.column("source_version"))
         self._ints = np.column_stack([
             table.column(name).fill_null(0).to_numpy().astype(np.int64, copy=False)
             for name in ("size", "mtime_ns", "ctime_ns", "inode", "observed_ns")
         ])
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._hashes)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._row(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        """The recorded doc_ids, one string at a time."""
+        return (self._ids[i] for i in range(len(self._hashes)))
 
     def get(self, doc_id: str) -> Recorded | None:
-        i = self._index.get(doc_id)
+        i = self._row(doc_id)
         if i is None:
             return None
         size, mtime_ns, ctime_ns, inode, observed_ns = self._ints[i].tolist()
-        return Recorded(self._sha[i] or "", FileStat(size, mtime_ns, ctime_ns, inode), self._version[i] or "", observed_ns)
+        return Recorded(self._sha[i], FileStat(size, mtime_ns, ctime_ns, inode), self._version[i], observed_ns)
+
+    def _row(self, doc_id: str) -> int | None:
+        wanted = _key(doc_id)
+        i = int(np.searchsorted(self._hashes, wanted))
+        while i < len(self._hashes) and self._hashes[i] == wanted:
+            row = int(self._rows[i])
+            if self._ids[row] == doc_id:
+                return row
+            i += 1
+        return None
+
+
+_key = hash  # any str -> int64 function will do: a match is confirmed against the doc_id
+
+
+def _hashes(column: pa.ChunkedArray, step: int = 65_536):
+    """The doc_ids' hashes, a slice of Python strings at a time."""
+    for start in range(0, len(column), step):
+        yield from map(_key, column.slice(start, step).to_pylist())
+
+
+class _Strings:
+    """Row access to an Arrow string column without a Python string per row ("" for null)."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        array = column.combine_chunks()  # no copy for the one chunk of a compacted table
+        if array.null_count:
+            array = array.fill_null("")
+        _, offsets, data = array.buffers()
+        width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+        offsets = np.frombuffer(offsets, width) if offsets is not None else np.zeros(1, width)
+        self._offsets = offsets[array.offset : array.offset + len(array) + 1]
+        self._data = memoryview(data) if data is not None else memoryview(b"")
+
+    def __getitem__(self, i: int) -> str:
+        return str(self._data[self._offsets[i] : self._offsets[i + 1]], "utf-8")
 
 
 def racily_clean(recorded: Recorded) -> bool:

@@ -1,5 +1,8 @@
+import pyarrow as pa
+
 from docflow.core.models import DocRef
 from docflow.core.diff import diff, mass_delete_guard
+from docflow.core.versions import LEDGER_COLUMNS, LEDGER_VERSIONS_SCHEMA, RecordedVersions
 
 
 def doc(doc_id: str, fingerprint: str = "f") -> DocRef:
@@ -15,6 +18,9 @@ def test_diff_sorts_documents_into_added_updated_unchanged_deleted():
     assert changes.unchanged == ("same.txt",)
     assert changes.deleted == ("gone.txt",)  # an unreadable file has not disappeared
     assert changes.counts() == {"added": 1, "updated": 1, "unchanged": 1, "deleted": 1, "indexed": 4}
+    recorded = RecordedVersions(pa.table({**{name: [None] * 4 for name in LEDGER_COLUMNS}, "doc_id": list(ledger)},
+                                         schema=LEDGER_VERSIONS_SCHEMA))
+    assert diff(discovered, ["new.txt", "changed.txt", "same.txt", "unreadable.txt"], recorded, {"same.txt"}) == changes
 
 
 def test_guard_allows_small_deletions_and_refuses_large_or_empty_sources():
