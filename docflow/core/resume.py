@@ -9,7 +9,8 @@ holds exactly that outcome's chunks, all of that fingerprint. Such a document ge
 checkpoint and is skipped. Anything short of that proof is redone.
 
 The ledger is read only for documents without a checkpoint, so a rerun of a finished corpus
-never touches it; the checkpoints of a whole corpus are listed, not read one by one."""
+never touches it; the checkpoints of a whole corpus are listed (or, on a local disk, stat'ed),
+not read one by one."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ class Checkpoints(Protocol):
         (cheap for a batch)."""
 
     def finished_listed(self, docs: Iterable[DocRef]) -> set[str]:
-        """The same answer from one listing of every checkpoint (cheap for a corpus)."""
+        """The same answer without reading a record per document (cheap for a corpus)."""
 
     def record(self, doc: DocRef, outcome: DocOutcome, run_id: str) -> None: ...
 
