@@ -3,10 +3,10 @@ report.
 
 Skipping happens before anything is submitted: the flow asks the checkpoint store once, in
 bulk, which documents are finished, and discovery reads only files whose stat changed, so a
-rerun over a finished corpus costs a walk, a ledger scan and a checkpoint lookup in bulk. A retried flow run (the
-UI's Retry) re-enters here with the same parameters and skips the same way. Every exit path,
-a bad block name included, records the run and returns the same summary. The sync flow runs
-the same steps with its own choice of work (flows/sync.py)."""
+rerun over a finished corpus costs a walk, a ledger scan and that bulk lookup. A retried flow
+run (the UI's Retry) re-enters here with the same parameters and skips the same way. Every
+exit path, a bad block name included, records the run and returns the same summary. The sync
+flow runs the same steps with its own choice of work (flows/sync.py)."""
 
 from __future__ import annotations
 

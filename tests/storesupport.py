@@ -142,3 +142,9 @@ if __name__ == "__main__":
     import sys
 
     _main(*sys.argv[1:])
+
+
+def fingerprints(state) -> dict[str, str]:
+    """doc_id -> fingerprint of every ledger row (done or failed), through the port's rows()."""
+    table = state.rows(["doc_id", "fingerprint"])
+    return dict(zip(table["doc_id"].to_pylist(), table["fingerprint"].to_pylist(), strict=True))

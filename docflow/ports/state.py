@@ -68,9 +68,6 @@ class State(Protocol):
     def refresh_versions(self, docs: Sequence[DocRef]) -> None:
         """Record a newer stat for documents hashed again and found unchanged (a touch)."""
 
-    def fingerprints(self) -> dict[str, str]:
-        """doc_id -> fingerprint of everything the ledger knows (done or failed)."""
-
     def failed_doc_ids(self) -> set[str]: ...
 
     def status_counts(self) -> dict[str, int]:

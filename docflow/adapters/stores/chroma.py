@@ -434,9 +434,6 @@ class ChromaState:
             return
         self._upsert(self.ledger_table, version_rows(docs), insert=False)
 
-    def fingerprints(self) -> dict[str, str]:
-        return dict(zip(*self.rows(["doc_id", "fingerprint"]).to_pydict().values(), strict=True))
-
     def failed_doc_ids(self) -> set[str]:
         failed = self._select(self.ledger_table, ["doc_id"], "WHERE status = ?", [DocStatus.FAILED.value])
         return set(failed.column("doc_id").to_pylist())

@@ -148,7 +148,7 @@ def test_the_ledger_upserts_by_document_and_answers_every_question(opened):
     assert state.exists()
     state.upsert([done("a"), done("b"), failed("c")], "run-1")
     state.upsert([done("b", 5, "f2")], "run-2")
-    assert state.fingerprints() == {"a": "f1", "b": "f2", "c": "f1"}
+    assert s.fingerprints(state) == {"a": "f1", "b": "f2", "c": "f1"}
     assert state.failed_doc_ids() == {"c"} and state.status_counts() == {"done": 2, "failed": 1}
     assert state.failures() == [{"doc_id": "c", "status": "failed", "stage": "parse", "error_class": "parse",
                                  "error_message": "corrupt", "attempts": 2, "run_id": "run-1"}]
@@ -167,7 +167,7 @@ def test_the_ledger_upserts_by_document_and_answers_every_question(opened):
     assert state.recorded_versions().get("unknown") is None  # a refresh never adds a document
 
     assert state.delete_documents(["a", "c", "zz"]) == 2
-    assert set(state.fingerprints()) == {"b"}
+    assert set(s.fingerprints(state)) == {"b"}
 
 
 def test_runs_and_exports_are_histories_newest_first(opened):
@@ -201,13 +201,13 @@ def test_sigkill_inside_a_write_then_a_rerun_leaves_the_table_exact(tmp_path, ki
     first, _ = s.run_batch(tmp_path, kind, source, "run-1")
     assert {o.status.value for o in first.outcomes} == {"done"}
     store, state = s.opened(tmp_path, kind)
-    v1 = state.fingerprints()
+    v1 = s.fingerprints(state)
 
     b.make_md(source / "shrinks.md", topic="First again", n=1)
     b.make_md(source / "grows.md", topic="Second again", n=6)
     killed = s.killed_batch(tmp_path, kind, source)
     assert killed.returncode == -9, killed.stderr[-3000:]
-    assert state.fingerprints() == v1  # the kill came before any ledger row of v2
+    assert s.fingerprints(state) == v1  # the kill came before any ledger row of v2
     assert s.exactness_problems(store, state), "the kill left nothing to repair: it missed the write"
     fingerprints = {r["fingerprint"] for r in store.read_columns(["doc_id", "fingerprint"], ["grows.md"])}
     assert len(fingerprints) == (2 if kind == "chroma" else 1)  # chroma: v2 written, v1 not yet deleted
@@ -215,7 +215,7 @@ def test_sigkill_inside_a_write_then_a_rerun_leaves_the_table_exact(tmp_path, ki
     rerun, docs = s.run_batch(tmp_path, kind, source, "run-3", resumed=True)
     assert sorted(o.doc_id for o in rerun.outcomes) == ["grows.md", "shrinks.md"]
     assert s.exactness_problems(store, state) == []
-    assert state.fingerprints() == {d.doc_id: d.fingerprint for d in docs}
+    assert s.fingerprints(state) == {d.doc_id: d.fingerprint for d in docs}
     runs = {doc_id: r.run_id for doc_id, r in state.outcomes().items()}
     assert runs == {"shrinks.md": "run-3", "grows.md": "run-3", "same-1.txt": "run-1", "same-2.md": "run-1"}
     chunks = {o.doc_id: o.chunk_count for o in (*first.outcomes, *rerun.outcomes)}  # rerun's win

@@ -75,9 +75,6 @@ class LanceState(database.Connected):
         with database.write_lock(self.location):
             database.merge(self.db.open_table(self.ledger_table), "doc_id", rows, insert=False)
 
-    def fingerprints(self) -> dict[str, str]:
-        return {r["doc_id"]: r["fingerprint"] for r in self.rows(["doc_id", "fingerprint"]).to_pylist()}
-
     def failed_doc_ids(self) -> set[str]:
         rows = self.rows(["doc_id", "status"]).to_pylist()
         return {r["doc_id"] for r in rows if r["status"] == DocStatus.FAILED.value}
