@@ -13,6 +13,7 @@ from docflow.core.models import DocRef, Target
 from docflow.core.settings import DocflowSettings
 from docflow.core.versions import RecordedVersions
 from flows.pipeline import Pipeline
+from flows.memory import return_freed_memory
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,13 @@ class Found:
 
 
 def recorded_versions(target: Target, generation: str):
-    """None when nothing is indexed yet: every document is read."""
+    """None when nothing is indexed yet: every document is read. What the scan's threads freed
+    goes back to the system before discovery adds its own objects (flows.memory)."""
     if not generation:
         return None
-    return open_state(target).recorded_versions()
+    recorded = open_state(target).recorded_versions()
+    return_freed_memory()
+    return recorded
 
 
 def discover_documents(paths: Sequence[str], pipeline: Pipeline, settings: DocflowSettings, tolerate_missing: bool,
