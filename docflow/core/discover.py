@@ -137,7 +137,7 @@ def discover(
     (verify) leave it off."""
     include, exclude = tuple(include), tuple(exclude)
     recorded = recorded if recorded is not None and not rehash else RecordedVersions()
-    documents: dict[str, DocRef] = {}
+    documents: list[DocRef] = []
     problems: list[DiscoveryProblem] = []
     by_reason: Counter[str] = Counter()
     by_extension: Counter[str] = Counter()
@@ -174,17 +174,31 @@ def discover(
             if isinstance(found, Unreadable):
                 problems.append(DiscoveryProblem(doc_id, path, found.error_class, found.message))
                 continue
-            previous = documents.get(doc_id)
-            if previous is not None and previous.path != path:
-                raise SourceError(
-                    f"doc_id collision: {doc_id!r} is both {previous.path} and {path}; "
-                    "ingest these roots into separate tables or pass their common parent"
-                )
-            documents[doc_id] = _ref(path, doc_id, listing.root, doc_type, pipeline_fingerprint, found)
+            documents.append(_ref(path, doc_id, listing.root, doc_type, pipeline_fingerprint, found))
             if found.read:
                 read.add(doc_id)
-    ordered = tuple(sorted(documents.values(), key=lambda d: d.doc_id))
+    ordered = _one_per_id(documents)
     return Discovery(ordered, tuple(problems), dict(by_reason), dict(by_extension.most_common()), frozenset(read))
+
+
+def _one_per_id(documents: list[DocRef]) -> tuple[DocRef, ...]:
+    """Sorted by doc_id, a file that overlapping sources listed twice kept once (the later
+    listing's), and two files with one id refused. Sorting the list in place and comparing
+    neighbours needs no index of every id beside the documents themselves."""
+    documents.sort(key=lambda d: d.doc_id)  # stable: of equal ids, the later listing is last
+    kept: list[DocRef] = []
+    for doc in documents:
+        if kept and kept[-1].doc_id == doc.doc_id:
+            if kept[-1].path != doc.path:
+                raise SourceError(
+                    f"doc_id collision: {doc.doc_id!r} is both {kept[-1].path} and {doc.path}; "
+                    "ingest these roots into separate tables or pass their common parent"
+                )
+            kept[-1] = doc
+        else:
+            kept.append(doc)
+    documents.clear()
+    return tuple(kept)
 
 
 def _doc_id(path: str, listing: Listing) -> str:

@@ -5,6 +5,7 @@ whether a document is a local file or an object behind a URL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from docflow.core.models import ErrorClass
@@ -26,10 +27,11 @@ class Listed:
 class Listing:
     """`root`: document ids are paths relative to it. `walked`: the paths come from a walk that
     entered no symlinked directory, so a regular file among them lies inside the root without
-    resolving its path."""
+    resolving its path. `documents` may be iterable once only (a local listing makes each
+    candidate as it is taken)."""
 
     root: str
-    documents: tuple[Listed, ...]
+    documents: Iterable[Listed]
     walked: bool = False
 
 

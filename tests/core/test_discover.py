@@ -137,6 +137,13 @@ def test_missing_source_and_colliding_ids_are_refused(tmp_path):
         discover([str(tmp_path / "x"), str(tmp_path / "y")], PIPELINE, source_for=SOURCES)
 
 
+
+def test_a_file_two_sources_list_is_one_document(tmp_path):
+    make_txt(tmp_path / "a.txt")
+    make_txt(tmp_path / "b.txt")
+    found = discover([str(tmp_path), str(tmp_path / "a.txt"), str(tmp_path / "*.txt")], PIPELINE, source_for=SOURCES)
+    assert ids(found) == ["a.txt", "b.txt"]
+
 def recorded_for(docs, tmp_path):
     """The versions a worker records for these documents, in a real ledger table."""
     from docflow.adapters.stores import open_state

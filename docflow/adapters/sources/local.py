@@ -92,7 +92,8 @@ class LocalSource:
 
 
 def _listing(root: str, paths: list[str], walked: bool = False) -> Listing:
-    return Listing(root, tuple(Listed(p) for p in paths), walked)
+    """The candidates are made one at a time as discovery takes them, not held all at once."""
+    return Listing(root, (Listed(p) for p in paths), walked)
 
 
 def _hidden_below(path: str, root: str) -> bool:
