@@ -26,7 +26,7 @@ from docflow.core.models import RunOutcome
 from docflow.core.plan import select_work
 from docflow.core.verify import ensure_readable
 from flows import bookkeeping, orphans
-from flows.collector import collector_paused
+from flows.memory import collector_paused
 from flows.discovery import Found, discover_documents, recorded_versions, refresh_versions
 from flows.finish import report, settle
 from flows.interrupt import Interrupted
@@ -87,6 +87,9 @@ def run_documents(work, batch_size: int | None, rehash: bool, inputs: dict):
         with collector_paused():
             run, found = plan(paths, settings, resolved.retry_policies, work, rehash, state)
             todo = skip_finished(run, found, work, state)
+            # A reference and a recorded version for every document of the corpus: the batches
+            # and the report allocate theirs after this, and need only `todo`.
+            del found
         if not work.dry_run:
             process_batches(todo, run, work.retry_failed, state)
             if todo or state.counters.documents_deleted:
@@ -122,7 +125,7 @@ def skip_finished(run: OpenRun, found: Found, work, state: RunState):
     """The documents to process: the checkpoints (or the table's proof) say which are
     finished, `work` chooses among the rest, and every skip is explained."""
     discovery, target, generation = found.discovery, run.target, run.generation
-    docs = list(discovery.documents)
+    docs = discovery.documents
     checkpoints = PrefectCheckpoints.of(target, generation)
     store, ledger = open_store(target), open_state(target)
     done = resume.finished(store, ledger, checkpoints, docs, write=not work.dry_run) if generation else set()

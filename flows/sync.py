@@ -46,7 +46,7 @@ class SyncOptions:
         docs = found.discovery.documents
         ledger = open_state(target)
         known = found.recorded if found.recorded is not None else RecordedVersions()
-        present = [d.doc_id for d in docs] + [p.doc_id for p in found.discovery.problems]
+        present = {d.doc_id for d in docs} | {p.doc_id for p in found.discovery.problems}
         changes = diff(docs, present, known, done)
         verdict = mass_delete_guard(
             changes, self.max_delete_fraction, self.allow_mass_delete, source_empty=unreachable or not present,

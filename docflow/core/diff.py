@@ -5,7 +5,7 @@ and the tests all use the same diff."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence, Set
 from dataclasses import dataclass
 
 from docflow.core.models import DocRef
@@ -37,14 +37,15 @@ class GuardVerdict:
 
 def diff(
     discovered: Sequence[DocRef],
-    present_ids: Iterable[str],
+    present_ids: Collection[str],
     indexed_ids: Collection[str],
     finished: set[str],
 ) -> SyncDiff:
     """`present_ids` are every doc_id the source still has, including ones discovery could not
     read (an unreadable file has not disappeared). `indexed_ids`: the ledger's doc_ids (the
-    run's RecordedVersions, which holds them without a string per document)."""
-    present = set(present_ids)
+    run's RecordedVersions, which holds them without a string per document). A set of
+    `present_ids` is used as it is, not copied."""
+    present = present_ids if isinstance(present_ids, Set) else set(present_ids)
     added, updated, unchanged = [], [], []
     for doc in discovered:
         if doc.doc_id in finished:
