@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 
@@ -22,6 +23,12 @@ METADATA_KEY = b"docflow"
 # Beyond this many documents one scan of the whole table beats an IN (...) list.
 IN_LIST_MAX = 2000
 LOCK_NAME = ".docflow-write.lock"
+# Importing pylance (compaction) makes every later fork warn that Lance is not fork-safe. The
+# forks docflow makes (docflow.core.isolation) only parse a document and never touch Lance.
+warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
+# Rows per fragment that compaction aims at: the most one compaction rewrites besides the
+# change (a chunk row with its vector is a few kB) and few enough fragments for a scan.
+FRAGMENT_ROWS = 16_384
 
 
 def connect(uri: str, storage_options: Mapping[str, str]):
@@ -160,7 +167,17 @@ def delete_documents(table, doc_ids: Sequence[str], batch: int = 500) -> int:
     return removed
 
 
-def compact(table) -> None:
-    """Every batch is a commit and a fragment; merge them and drop old versions' files."""
-    if table is not None:
-        table.optimize(cleanup_older_than=timedelta(days=7))
+def compact(table, fragment_rows: int = FRAGMENT_ROWS) -> None:
+    """Every batch is a commit and a fragment; merge them and drop old versions' files.
+
+    Not `table.optimize()`: it merges every fragment under a million rows, so each sync of a
+    100k-document table rewrote (and held in memory) all of it. With fragments of
+    `fragment_rows`, a compaction rewrites the new fragments and the last partial one, plus a
+    fragment whose deleted rows pass Lance's threshold (10 %): its cost follows the change."""
+    if table is None:
+        return
+    dataset = table.to_lance()
+    dataset.optimize.compact_files(target_rows_per_fragment=fragment_rows)
+    if dataset.describe_indices():  # what optimize() also does: new rows join an index a user built
+        dataset.optimize.optimize_indices()
+    dataset.cleanup_old_versions(older_than=timedelta(days=7))
