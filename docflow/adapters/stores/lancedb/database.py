@@ -115,6 +115,22 @@ def merge(table, key: str, rows: pa.Table, insert: bool = True, delete_where: st
     builder.execute(rows)
 
 
+def update(table, key: str, rows: pa.Table) -> None:
+    """Some columns (those of `rows`) of the rows whose `key` is in `rows`; other keys are
+    ignored. LanceDB merges a partial row by joining the whole table, every column, in memory,
+    so up to IN_LIST_MAX rows their full rows are read by key and merged whole instead, at the
+    cost of the change."""
+    if rows.num_rows > IN_LIST_MAX:
+        merge(table, key, rows, insert=False)
+        return
+    if rows.num_rows == 0:
+        return
+    current = table.search().where(doc_predicate(rows.column(key).to_pylist(), key)).limit(rows.num_rows).to_arrow()
+    changed = [name for name in rows.column_names if name != key]
+    whole = current.drop_columns(changed).join(rows, key, join_type="inner")
+    merge(table, key, whole.select(current.column_names).cast(current.schema), insert=False)
+
+
 def read_columns(table, columns: Sequence[str], where: str | None = None) -> list[dict]:
     """A projection of every row (matching `where`), without loading the vectors."""
     if table is None:
@@ -150,8 +166,8 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def doc_predicate(doc_ids: Iterable[str]) -> str:
-    return "doc_id IN (" + ", ".join(sql_string(d) for d in doc_ids) + ")"
+def doc_predicate(doc_ids: Iterable[str], column: str = "doc_id") -> str:
+    return column + " IN (" + ", ".join(sql_string(d) for d in doc_ids) + ")"
 
 
 def delete_documents(table, doc_ids: Sequence[str], batch: int = 500) -> int:

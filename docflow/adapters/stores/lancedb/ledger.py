@@ -73,7 +73,7 @@ class LanceState(database.Connected):
             return
         rows = version_rows(docs)
         with database.write_lock(self.location):
-            database.merge(self.db.open_table(self.ledger_table), "doc_id", rows, insert=False)
+            database.update(self.db.open_table(self.ledger_table), "doc_id", rows)
 
     def failed_doc_ids(self) -> set[str]:
         rows = self.rows(["doc_id", "status"]).to_pylist()

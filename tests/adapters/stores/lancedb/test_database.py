@@ -64,3 +64,23 @@ def test_compaction_brings_new_rows_into_an_index(tmp_path):
 def test_compaction_of_no_table_is_nothing():
     database.compact(None)
 
+
+def updates(numbers) -> pa.Table:
+    return pa.table({"key": [f"k{i:05d}" for i in numbers], "value": [-i for i in numbers]},
+                    schema=pa.schema([SCHEMA.field("key"), SCHEMA.field("value")]))
+
+
+def test_an_update_changes_its_columns_of_known_keys_only(tmp_path, monkeypatch):
+    wide = pa.schema([*SCHEMA, pa.field("note", pa.string())])
+    for in_list_max in (database.IN_LIST_MAX, 1):  # full rows read by key, or LanceDB's partial merge
+        monkeypatch.setattr(database, "IN_LIST_MAX", in_list_max)
+        table = database.connect(str(tmp_path / str(in_list_max)), {}).create_table("t", schema=wide)
+        table.add(pa.table({"key": ["k00001", "k00002", "k00003"], "value": [1, 2, 3], "note": ["a", "b", "c"]}, schema=wide))
+        database.update(table, "key", updates([1, 3, 9]))
+        assert sorted(table.to_arrow().to_pylist(), key=lambda r: r["key"]) == [
+            {"key": "k00001", "value": -1, "note": "a"},
+            {"key": "k00002", "value": 2, "note": "b"},
+            {"key": "k00003", "value": -3, "note": "c"},
+        ]
+        database.update(table, "key", updates([]))
+        assert table.count_rows() == 3
