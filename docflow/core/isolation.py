@@ -97,9 +97,10 @@ def run_isolated(fn: Callable[[], T], limits: Limits) -> T:
         read_fd, write_fd = os.pipe()
         try:
             with warnings.catch_warnings():
-                # A store's at-fork hook (LanceDB's) warns in every child; the child never
-                # touches a store.
+                # A store's at-fork hooks (LanceDB's, Lance's) warn at every fork; the child
+                # never touches a store.
                 warnings.filterwarnings("ignore", r".*\bfork support", RuntimeWarning)
+                warnings.filterwarnings("ignore", r".*\bnot fork-safe", UserWarning)
                 pid = os.fork()
         except OSError as exc:
             os.close(read_fd)

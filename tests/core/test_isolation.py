@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -28,6 +29,16 @@ def test_the_value_and_the_exception_come_back_from_the_child():
     assert classify(raised.value, "parse").error_class.value == "missing"
     nested = run_isolated(lambda: run_isolated(lambda: "inner", GENEROUS), Limits(timeout_s=10))
     assert nested == "inner"  # the child does not inherit the fork lock held
+
+
+def test_the_stores_at_fork_warnings_stay_out_of_an_isolated_call():
+    import lance  # noqa: F401 - each registers an at-fork hook that warns
+    import lancedb  # noqa: F401
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run_isolated(lambda: "parsed", GENEROUS) == "parsed"
+    assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
 
 
 class Unpicklable(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 
@@ -23,9 +22,6 @@ METADATA_KEY = b"docflow"
 # Beyond this many documents one scan of the whole table beats an IN (...) list.
 IN_LIST_MAX = 2000
 LOCK_NAME = ".docflow-write.lock"
-# Importing pylance (compaction) makes every later fork warn that Lance is not fork-safe. The
-# forks docflow makes (docflow.core.isolation) only parse a document and never touch Lance.
-warnings.filterwarnings("ignore", message="lance is not fork-safe", category=UserWarning)
 # Rows per fragment that compaction aims at: the most one compaction rewrites besides the
 # change (a chunk row with its vector is a few kB) and few enough fragments for a scan.
 FRAGMENT_ROWS = 16_384
